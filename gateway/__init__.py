@@ -1,0 +1,1 @@
+"""Seliq gateway: the running service (settings, storage, domain services, auth, app, CLI)."""

@@ -1,0 +1,88 @@
+"""Alerts: listing and lookup, always inside one workspace. (Writing alerts is ingestion's job.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.errors import NotFound
+from gateway.models import Alert
+from gateway.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+from gateway.rows import like_pattern, limited_per_parent
+
+ALERT_SORT = SortKey(Alert.received_at, Alert.id, descending=True, attribute="received_at")
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    status: tuple[str, ...] = ()
+    severity: tuple[str, ...] = ()
+    source: str | None = None
+    incident_id: str | None = None
+    query: str | None = None
+
+
+def _filtered(workspace_id: str, flt: AlertFilter) -> Select[Any]:
+    stmt = select(Alert).where(Alert.workspace_id == workspace_id)
+    if flt.status:
+        stmt = stmt.where(Alert.status.in_(flt.status))  # type: ignore[attr-defined]
+    if flt.severity:
+        stmt = stmt.where(Alert.severity.in_(flt.severity))  # type: ignore[attr-defined]
+    if flt.source is not None:
+        stmt = stmt.where(Alert.source == flt.source)
+    if flt.incident_id is not None:
+        stmt = stmt.where(Alert.incident_id == flt.incident_id)
+    if flt.query:
+        pattern = like_pattern(flt.query)
+        stmt = stmt.where(
+            or_(
+                Alert.title.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
+                Alert.description.ilike(pattern, escape="\\"),  # type: ignore[union-attr]
+            )
+        )
+    return stmt
+
+
+async def list_alerts(
+    session: AsyncSession, workspace_id: str, flt: AlertFilter, args: PageArgs
+) -> Page[Alert]:
+    stmt = apply_keyset(_filtered(workspace_id, flt), ALERT_SORT, args)
+    rows = (await session.execute(stmt)).scalars().all()
+    return make_page(rows, ALERT_SORT, args)
+
+
+async def count_alerts(session: AsyncSession, workspace_id: str, flt: AlertFilter) -> int:
+    stmt = select(func.count()).select_from(_filtered(workspace_id, flt).subquery())
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def alerts_by_ids(
+    session: AsyncSession, workspace_id: str, wanted: list[str]
+) -> dict[str, Alert]:
+    if not wanted:
+        return {}
+    stmt = select(Alert).where(
+        Alert.workspace_id == workspace_id,
+        Alert.id.in_(wanted),  # type: ignore[attr-defined]
+    )
+    return {row.id: row for row in (await session.execute(stmt)).scalars()}
+
+
+async def get_alert(session: AsyncSession, workspace_id: str, alert_id: str) -> Alert:
+    found = await alerts_by_ids(session, workspace_id, [alert_id])
+    if alert_id not in found:
+        raise NotFound(f"no alert {alert_id}", field="id")
+    return found[alert_id]
+
+
+async def pages_for_incidents(
+    session: AsyncSession, workspace_id: str, incident_ids: list[str], args: PageArgs
+) -> dict[str, Page[Alert]]:
+    """The same page of alerts of many incidents, in one statement."""
+    stmt = select(Alert).where(Alert.workspace_id == workspace_id)
+    return await limited_per_parent(
+        session, stmt, Alert, Alert.incident_id, incident_ids, ALERT_SORT, args
+    )

@@ -1,0 +1,114 @@
+"""Database engine and sessions for SQLite (aiosqlite) and PostgreSQL (asyncpg).
+
+SQLite notes: WAL lets readers run beside the one writer; `foreign_keys` is off by default in
+SQLite and must be switched on per connection; pysqlite's own implicit transactions are disabled
+so that we emit `BEGIN` ourselves, and writes start with `BEGIN IMMEDIATE` (taking the write lock
+up front instead of failing half-way with "database is locked"). Inside one process writes also
+queue on an asyncio lock, so they wait on the event loop rather than spinning in busy_timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+BUSY_TIMEOUT_MS = 5000
+
+
+@dataclass
+class StatementCounter:
+    """Counts SQL statements run while it is the current counter (per request, per test)."""
+
+    count: int = 0
+    statements: list[str] = field(default_factory=list)
+
+
+current_counter: contextvars.ContextVar[StatementCounter | None] = contextvars.ContextVar(
+    "seliq_statement_counter", default=None
+)
+
+
+def _count_statement(
+    conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+) -> None:
+    counter = current_counter.get()
+    if counter is not None:
+        counter.count += 1
+        counter.statements.append(statement)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Hand transaction control to SQLAlchemy's "begin" event below.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """One engine plus the two kinds of session the services use: read and write."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+        else:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        sync_engine = self.engine.sync_engine
+        event.listen(sync_engine, "before_cursor_execute", _count_statement)
+        if self.is_sqlite:
+            event.listen(sync_engine, "connect", _sqlite_on_connect)
+            event.listen(sync_engine, "begin", _sqlite_on_begin)
+            write_engine = self.engine.execution_options(sqlite_immediate=True)
+        else:
+            write_engine = self.engine
+        self._read_sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, expire_on_commit=False
+        )
+        self._write_sessions = async_sessionmaker(
+            write_engine, class_=AsyncSession, expire_on_commit=False
+        )
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads; its transaction is rolled back (nothing to keep) at the end."""
+        async with self._read_sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits as one transaction when the block ends without error."""
+        if self._write_lock is None:
+            async with self._write_sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._write_sessions() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""HTTP plumbing of the gateway: middleware, the GraphQL-over-HTTP handler, health checks."""

@@ -1,0 +1,124 @@
+"""`/graphql` over HTTP, following the GraphQL-over-HTTP spec: POST (application/json) for every
+operation, GET for queries only, GraphiQL for a browser.
+
+Authentication happens before anything is parsed: a missing or bad key is a 401 and a workspace
+the key may not act on a 403, with a GraphQL-shaped error body, so clients see the same codes
+(`extensions.code`) as for errors raised during execution.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gateway.db import Database
+from gateway.errors import DomainError, Unauthenticated
+from gateway.http.jsonio import json_response, request_id_of
+from gateway.http.principal import principal_for
+from gateway.operations import Executor, OperationRefused
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+STATUS_FOR_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
+
+
+def graphql_error_response(
+    request: web.Request, status: int, message: str, code: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {
+        "errors": [
+            {"message": message, "extensions": {"code": code, "request_id": request_id_of(request)}}
+        ]
+    }
+    return json_response(body, status=status, headers=headers)
+
+
+class GraphQLHandler:
+    def __init__(self, db: Database, executor: Executor, graphiql_html: str | None) -> None:
+        self.db = db
+        self.executor = executor
+        self.graphiql_html = graphiql_html
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "GET" and _wants_html(request) and "query" not in request.query:
+            if self.graphiql_html is None:
+                raise web.HTTPNotFound(text="GraphiQL is turned off (SELIQ_GRAPHIQL=false)")
+            return web.Response(text=self.graphiql_html, content_type="text/html")
+        if request.method not in ("GET", "POST"):
+            return graphql_error_response(
+                request, 405, "GraphQL only supports GET and POST", "METHOD_NOT_ALLOWED",
+                {"Allow": "GET, POST"},
+            )
+        try:
+            params = await _read_params(request)
+        except OperationRefused as exc:
+            return graphql_error_response(request, exc.status, exc.message, exc.code)
+        try:
+            principal = await principal_for(request, self.db)
+        except DomainError as exc:
+            status = STATUS_FOR_CODE.get(exc.code, 400)
+            headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+            return graphql_error_response(request, status, exc.message, exc.code, headers)
+        request["principal"] = principal
+        try:
+            outcome = await self.executor.run(
+                params["query"],
+                params["variables"],
+                params["operationName"],
+                principal,
+                request_id_of(request),
+                allow_mutations=request.method == "POST",
+            )
+        except OperationRefused as exc:
+            headers = {"Allow": "POST"} if exc.status == 405 else None
+            return graphql_error_response(request, exc.status, exc.message, exc.code, headers)
+        strict = GRAPHQL_RESPONSE in request.headers.get("Accept", "")
+        status = 400 if strict and outcome.not_executed else 200
+        content_type = GRAPHQL_RESPONSE if strict else "application/json"
+        return json_response(outcome.body, status=status, content_type=content_type)
+
+
+def _wants_html(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "text/html" in accept
+
+
+async def _read_params(request: web.Request) -> dict[str, Any]:
+    """query / variables / operationName from the query string (GET) or JSON body (POST)."""
+    if request.method == "GET":
+        raw: dict[str, Any] = dict(request.query)
+        if isinstance(raw.get("variables"), str):
+            try:
+                raw["variables"] = orjson.loads(raw["variables"])
+            except orjson.JSONDecodeError:
+                raise OperationRefused(
+                    "`variables` in the query string is not valid JSON", 400, "BAD_REQUEST"
+                ) from None
+    else:
+        if request.content_type != "application/json":
+            raise OperationRefused(
+                "POST /graphql takes Content-Type: application/json", 415, "UNSUPPORTED_MEDIA_TYPE"
+            )
+        try:
+            raw = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            raise OperationRefused("the request body is not valid JSON", 400, "BAD_REQUEST") from None
+        if isinstance(raw, list):
+            raise OperationRefused(
+                "batched (array) requests are not supported; send one operation per request",
+                400,
+                "BAD_REQUEST",
+            )
+        if not isinstance(raw, dict):
+            raise OperationRefused("the request body must be a JSON object", 400, "BAD_REQUEST")
+    query = raw.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise OperationRefused("`query` must be a non-empty string", 400, "BAD_REQUEST")
+    variables = raw.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise OperationRefused("`variables` must be an object or null", 400, "BAD_REQUEST")
+    operation_name = raw.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise OperationRefused("`operationName` must be a string or null", 400, "BAD_REQUEST")
+    return {"query": query, "variables": variables, "operationName": operation_name}

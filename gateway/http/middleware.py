@@ -1,0 +1,71 @@
+"""Middleware: request ids, JSON bodies for every error, statement counting.
+
+Every response, error or not, carries `X-Request-ID` (the caller's, when it sent a sane one), and
+an unexpected exception never reaches the client as anything but a 500 with that id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway.db import StatementCounter, current_counter
+from gateway.http.jsonio import rest_error
+
+log = logging.getLogger("seliq.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+STATUS_CODES = {
+    400: "invalid_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+}
+DEBUG_HEADERS_KEY = web.AppKey("debug_headers", bool)
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if REQUEST_ID_RE.match(incoming) else new_request_id()
+    request["request_id"] = request_id
+    counter = StatementCounter()
+    token = current_counter.set(counter)
+    try:
+        response = await _respond(request, handler)
+    finally:
+        current_counter.reset(token)
+    if not response.prepared:
+        response.headers["X-Request-ID"] = request_id
+        if request.app.get(DEBUG_HEADERS_KEY, False):
+            response.headers["X-Seliq-SQL-Statements"] = str(counter.count)
+    return response
+
+
+async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = STATUS_CODES.get(exc.status, "internal" if exc.status >= 500 else "invalid_request")
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
+        return rest_error(request, exc.status, code, message or exc.reason, headers)
+    except Exception:
+        log.exception("unhandled error", extra={"request_id": request.get("request_id")})
+        return rest_error(request, 500, "internal", "internal error; quote the request id")

@@ -1,0 +1,48 @@
+"""Prefixed, opaque, URL-safe identifiers (`inc_01J...`), which are also the Relay global ids.
+
+The body is a ULID-style string (48-bit millisecond time + 80 random bits, Crockford base32): it
+sorts roughly by creation time, which keeps the id a stable, index-friendly tie-breaker for keyset
+pagination, and its prefix tells `node(id:)` which table to look in without decoding anything.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+WORKSPACE = "ws"
+INCIDENT = "inc"
+ALERT = "alt"
+EVENT = "evt"
+NOTE = "note"
+REPORT = "rpt"
+API_KEY = "key"
+WEBHOOK = "whk"
+DELIVERY = "dlv"
+
+PREFIXES = (WORKSPACE, INCIDENT, ALERT, EVENT, NOTE, REPORT, API_KEY, WEBHOOK, DELIVERY)
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str) -> str:
+    """A fresh id with `prefix`, e.g. `new_id("inc")` -> `inc_01jd0x...`."""
+    millis = int(time.time() * 1000) & ((1 << 48) - 1)
+    rand = int.from_bytes(os.urandom(10), "big")
+    return f"{prefix}_{_encode(millis, 10)}{_encode(rand, 16)}"
+
+
+def prefix_of(value: str) -> str | None:
+    """The known prefix of an id, or None for anything that is not one of ours."""
+    head, sep, body = value.partition("_")
+    if not sep or head not in PREFIXES or not body or len(value) > 64:
+        return None
+    return head

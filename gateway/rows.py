@@ -1,0 +1,59 @@
+"""Query helpers shared by the domain modules."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.pagination import Page, PageArgs, SortKey, keyset_condition, make_page, ordering
+
+M = TypeVar("M")
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped (escape char `\\`)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def limited_per_parent(
+    session: AsyncSession,
+    base: Select[Any],
+    model: type[M],
+    parent_column: Any,
+    parent_ids: list[str],
+    sort: SortKey,
+    args: PageArgs,
+) -> dict[str, Page[M]]:
+    """One page of children for each of many parents, in ONE statement.
+
+    A window function numbers each parent's children in list order and keeps the first
+    `size + 1`; that is what lets a dashboard ask for 10 or 100 incidents, each with its alerts,
+    and still run a fixed number of statements.
+    """
+    if not parent_ids:
+        return {}
+    field = "before" if args.backward else "after"
+    stmt = base.where(parent_column.in_(parent_ids))
+    condition = keyset_condition(sort, args.cursor, backward=args.backward, field=field)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    row_number = (
+        func.row_number()
+        .over(partition_by=parent_column, order_by=ordering(sort, backward=args.backward))
+        .label("rn")
+    )
+    numbered = stmt.add_columns(row_number).subquery()
+    entity = aliased(model, numbered)
+    outer = (
+        select(entity)
+        .where(numbered.c.rn <= args.size + 1)
+        .order_by(numbered.c[parent_column.key], numbered.c.rn)
+    )
+    grouped: dict[str, list[M]] = {parent: [] for parent in parent_ids}
+    for row in (await session.execute(outer)).scalars():
+        grouped[getattr(row, parent_column.key)].append(row)
+    return {parent: make_page(rows, sort, args) for parent, rows in grouped.items()}

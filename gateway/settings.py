@@ -1,0 +1,69 @@
+"""Settings: command-line flags win over `SELIQ_*` environment variables, which win over defaults.
+
+pydantic-settings does the environment parsing and validation so that a bad value is reported as
+one clear line (see `load_settings`) instead of a traceback deep inside start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting has a value the gateway cannot start with; the message is one line for humans."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SELIQ_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./seliq.db"
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    graphiql: bool = True
+    # Adds X-Seliq-SQL-Statements to responses: tests and benchmarks count statements with it.
+    debug_headers: bool = False
+    log_level: str = "INFO"
+    # Public base URL used when printing webhook URLs; default http://{host}:{port}.
+    public_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                f"(got {value.split('://')[0]!r})"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from flags (`overrides`, None meaning "not given"), env and defaults."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "?"
+        raise SettingsError(
+            f"invalid setting SELIQ_{name.upper()}: {first['msg']} (got {first.get('input')!r})"
+        ) from None

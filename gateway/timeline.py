@@ -1,0 +1,93 @@
+"""Timeline events: the append-only history of an incident.
+
+`record` is the only way events are written, and it takes the caller's session: the event lands in
+the same transaction as the change it describes, or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway import ids
+from gateway.models import EVENT_TYPES, Incident, TimelineEvent
+from gateway.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+from gateway.rows import limited_per_parent
+from gateway.timeutil import utcnow
+
+TIMELINE_SORT = SortKey(TimelineEvent.at, TimelineEvent.id, descending=False, attribute="at")
+
+
+def record(
+    session: AsyncSession,
+    incident: Incident,
+    type_: str,
+    actor: str,
+    message: str,
+    data: dict[str, Any] | None = None,
+    *,
+    at: Any = None,
+) -> TimelineEvent:
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown timeline event type {type_!r}")
+    event = TimelineEvent(
+        id=ids.new_id(ids.EVENT),
+        workspace_id=incident.workspace_id,
+        incident_id=incident.id,
+        type=type_,
+        at=at or utcnow(),
+        actor=actor,
+        message=message,
+        data=data or {},
+    )
+    session.add(event)
+    return event
+
+
+async def list_for_incident(
+    session: AsyncSession, workspace_id: str, incident_id: str, args: PageArgs
+) -> Page[TimelineEvent]:
+    stmt = select(TimelineEvent).where(
+        TimelineEvent.workspace_id == workspace_id, TimelineEvent.incident_id == incident_id
+    )
+    rows = (await session.execute(apply_keyset(stmt, TIMELINE_SORT, args))).scalars().all()
+    return make_page(rows, TIMELINE_SORT, args)
+
+
+async def pages_for_incidents(
+    session: AsyncSession, workspace_id: str, incident_ids: list[str], args: PageArgs
+) -> dict[str, Page[TimelineEvent]]:
+    """The same page of the timeline of many incidents, in one statement."""
+    stmt = select(TimelineEvent).where(TimelineEvent.workspace_id == workspace_id)
+    return await limited_per_parent(
+        session, stmt, TimelineEvent, TimelineEvent.incident_id, incident_ids, TIMELINE_SORT, args
+    )
+
+
+async def counts_for_incidents(
+    session: AsyncSession, workspace_id: str, incident_ids: list[str]
+) -> dict[str, int]:
+    stmt = (
+        select(TimelineEvent.incident_id, func.count())
+        .where(TimelineEvent.workspace_id == workspace_id)
+        .where(TimelineEvent.incident_id.in_(incident_ids))  # type: ignore[attr-defined]
+        .group_by(TimelineEvent.incident_id)
+    )
+    counts = {incident_id: 0 for incident_id in incident_ids}
+    for incident_id, count in (await session.execute(stmt)).all():
+        counts[incident_id] = count
+    return counts
+
+
+async def events_by_ids(
+    session: AsyncSession, workspace_id: str, wanted: list[str]
+) -> dict[str, TimelineEvent]:
+    if not wanted:
+        return {}
+    stmt = select(TimelineEvent).where(
+        TimelineEvent.workspace_id == workspace_id,
+        TimelineEvent.id.in_(wanted),  # type: ignore[attr-defined]
+    )
+    return {row.id: row for row in (await session.execute(stmt)).scalars()}

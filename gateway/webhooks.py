@@ -1,0 +1,35 @@
+"""Webhook tokens: the secret in `/webhook/{slug}/{token}`. Like API keys, 256 random bits stored
+only as a SHA-256 digest; creating a new one revokes the old (rotation)."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway import ids
+from gateway.auth import hash_secret, new_secret
+from gateway.models import WebhookToken, Workspace
+from gateway.timeutil import utcnow
+
+TOKEN_PREFIX = "whk_"
+
+
+async def create_token(session: AsyncSession, workspace: Workspace) -> tuple[WebhookToken, str]:
+    """A new token for `workspace`; any earlier one stops working in the same transaction."""
+    await session.execute(
+        update(WebhookToken)
+        .where(WebhookToken.workspace_id == workspace.id)  # type: ignore[arg-type]
+        .where(WebhookToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        .values(revoked_at=utcnow())
+    )
+    secret = new_secret(TOKEN_PREFIX)
+    row = WebhookToken(
+        id=ids.new_id(ids.WEBHOOK), workspace_id=workspace.id, token_hash=hash_secret(secret)
+    )
+    session.add(row)
+    await session.flush()
+    return row, secret
+
+
+def webhook_url(base_url: str, workspace: Workspace, secret: str) -> str:
+    return f"{base_url}/webhook/{workspace.slug}/{secret}"

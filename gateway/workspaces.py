@@ -1,0 +1,111 @@
+"""Workspaces: the tenant tree (an MSSP and the customers below it) and lookups by id or slug."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway import ids
+from gateway.errors import InvalidInput
+from gateway.models import TIERS, Workspace
+from gateway.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+WORKSPACE_SORT = SortKey(
+    Workspace.created_at, Workspace.id, descending=False, attribute="created_at"
+)
+
+async def descendant_ids(session: AsyncSession, root_id: str) -> list[str]:
+    """`root_id` and every workspace below it, in one recursive query."""
+    tree = (
+        select(Workspace.id.label("id"))  # type: ignore[attr-defined]
+        .where(Workspace.id == root_id)
+        .cte("tree", recursive=True)
+    )
+    tree = tree.union_all(select(Workspace.id).where(Workspace.parent_id == tree.c.id))
+    result = await session.execute(select(tree.c.id))
+    return [row[0] for row in result]
+
+async def find_workspace(
+    session: AsyncSession, ref: str, permitted_ids: frozenset[str] | None
+) -> Workspace | None:
+    """A workspace by id or slug, or None; with `permitted_ids`, only among those."""
+    column: Any = Workspace.id if ids.prefix_of(ref) == ids.WORKSPACE else Workspace.slug
+    stmt = select(Workspace).where(column == ref)
+    if permitted_ids is not None:
+        stmt = stmt.where(Workspace.id.in_(permitted_ids))  # type: ignore[attr-defined]
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+async def workspaces_by_ids(session: AsyncSession, wanted: list[str]) -> list[Workspace]:
+    if not wanted:
+        return []
+    stmt = select(Workspace).where(Workspace.id.in_(wanted))  # type: ignore[attr-defined]
+    return list((await session.execute(stmt)).scalars())
+
+async def list_workspaces(
+    session: AsyncSession, permitted_ids: frozenset[str], args: PageArgs
+) -> Page[Workspace]:
+    stmt = select(Workspace).where(Workspace.id.in_(permitted_ids))  # type: ignore[attr-defined]
+    rows = (await session.execute(apply_keyset(stmt, WORKSPACE_SORT, args))).scalars().all()
+    return make_page(rows, WORKSPACE_SORT, args)
+
+async def children_of(
+    session: AsyncSession, parent_ids: list[str], permitted_ids: frozenset[str]
+) -> dict[str, list[Workspace]]:
+    """Children of each parent, limited to `permitted_ids` (one statement for all parents)."""
+    stmt = (
+        select(Workspace)
+        .where(Workspace.parent_id.in_(parent_ids))  # type: ignore[union-attr]
+        .where(Workspace.id.in_(permitted_ids))  # type: ignore[attr-defined]
+        .order_by(Workspace.created_at, Workspace.id)
+    )
+    grouped: dict[str, list[Workspace]] = {parent: [] for parent in parent_ids}
+    for row in (await session.execute(stmt)).scalars():
+        grouped[row.parent_id or ""].append(row)
+    return grouped
+
+async def create_workspace(
+    session: AsyncSession,
+    *,
+    slug: str,
+    name: str,
+    tier: str = "starter",
+    parent_slug: str | None = None,
+    rate_limit: int | None = None,
+) -> Workspace:
+    if not SLUG_RE.match(slug) or ids.prefix_of(slug) is not None:
+        raise InvalidInput(
+            "slug must be 1-63 lower-case letters, digits and dashes, not starting with a dash",
+            field="slug",
+        )
+    if tier not in TIERS:
+        raise InvalidInput(f"tier must be one of {', '.join(TIERS)}", field="tier")
+    if rate_limit is not None and rate_limit < 1:
+        raise InvalidInput("rate limit must be a positive number per minute", field="rateLimit")
+    if await find_workspace(session, slug, None) is not None:
+        raise InvalidInput(f"a workspace with slug {slug!r} already exists", field="slug")
+    parent_id = None
+    if parent_slug:
+        parent = await find_workspace(session, parent_slug, None)
+        if parent is None:
+            raise InvalidInput(f"no parent workspace {parent_slug!r}", field="parent")
+        parent_id = parent.id
+    workspace = Workspace(
+        id=ids.new_id(ids.WORKSPACE),
+        slug=slug,
+        name=name or slug,
+        tier=tier,
+        parent_id=parent_id,
+        rate_limit_per_minute=rate_limit,
+    )
+    session.add(workspace)
+    await session.flush()
+    return workspace
+
+async def all_workspaces(session: AsyncSession) -> list[Workspace]:
+    stmt = select(Workspace).order_by(Workspace.created_at, Workspace.id)
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,91 @@
+"""Builds the schema and runs operations against it, turning errors into coded GraphQL errors.
+
+Both doors use `execute`: the HTTP view for /graphql and the REST layer, which runs its operation
+documents in-process. So an error is masked, coded and logged the same way whichever door it
+came through.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionResult
+
+from gateway.errors import DomainError
+from schema.alerts import Alert
+from schema.context import Context
+from schema.incidents import Incident
+from schema.mutations import Mutation
+from schema.notes import Note
+from schema.query import Query
+from schema.reports import Report
+from schema.scalars import DateTime
+from schema.timeline import TimelineEvent
+from schema.workspaces import Workspace
+
+log = logging.getLogger("seliq.graphql")
+
+UNEXPECTED = "Unexpected error"
+
+
+class SeliqSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Strawberry logs every error here; `format_error` logs only the unexpected ones."""
+
+
+def build_schema() -> strawberry.Schema:
+    return SeliqSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Incident, Alert, TimelineEvent, Note, Report, Workspace],
+        scalar_overrides={datetime: DateTime},
+        config=StrawberryConfig(auto_camel_case=True),
+        extensions=[ParserCache(maxsize=256), ValidationCache(maxsize=256)],
+    )
+
+
+def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    """The JSON form of one error: known errors keep their message and code; anything
+    unexpected becomes "Unexpected error" with the request id, and is logged, never shown."""
+    original = error.original_error
+    payload: dict[str, Any] = {"message": error.message}
+    extensions: dict[str, Any] = dict(error.extensions or {})
+    if isinstance(original, DomainError):
+        payload["message"] = original.message
+        extensions["code"] = original.code
+        if original.field:
+            extensions["field"] = original.field
+    elif original is not None and not isinstance(original, GraphQLError):
+        log.error(
+            "unexpected error in resolver",
+            exc_info=original,
+            extra={"request_id": request_id, "path": error.path},
+        )
+        payload["message"] = f"{UNEXPECTED} (request id {request_id})"
+        extensions = {"code": "INTERNAL"}
+    elif "code" not in extensions:
+        extensions["code"] = "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_USER_INPUT"
+    if error.locations:
+        payload["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path is not None:
+        payload["path"] = error.path
+    extensions["request_id"] = request_id
+    payload["extensions"] = extensions
+    return payload
+
+
+def result_to_json(result: ExecutionResult, context: Context) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if result.errors:
+        body["errors"] = [format_error(err, context.request_id) for err in result.errors]
+    body["data"] = result.data
+    if result.extensions:
+        body["extensions"] = result.extensions
+    return body
+

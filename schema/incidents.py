@@ -1,0 +1,135 @@
+"""GraphQL `Incident` and its filter/order inputs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from gateway import models
+from gateway.incidents import IncidentFilter as DomainIncidentFilter
+from schema.context import Info
+from schema.enums import IncidentOrderField, IncidentStatus, OrderDirection, Severity
+from schema.node import Node
+from gateway.pagination import page_args
+from schema.pagination import Connection, connection, enum_values, fixed_count
+
+if TYPE_CHECKING:
+    from schema.alerts import Alert
+    from schema.notes import Note
+    from schema.timeline import TimelineEvent
+    from schema.workspaces import Workspace
+
+
+@strawberry.input
+class IncidentFilter:
+    status: list[IncidentStatus] | None = None
+    severity: list[Severity] | None = None
+    assignee: str | None = None
+    query: str | None = strawberry.field(default=None, description="Text to find in the title.")
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def to_domain(self) -> DomainIncidentFilter:
+        return DomainIncidentFilter(
+            status=enum_values(self.status),
+            severity=enum_values(self.severity),
+            assignee=self.assignee,
+            query=self.query,
+            created_after=self.created_after,
+            created_before=self.created_before,
+        )
+
+
+@strawberry.input
+class IncidentOrder:
+    field: IncidentOrderField = IncidentOrderField.CREATED_AT
+    direction: OrderDirection = OrderDirection.DESC
+
+    def key(self) -> str:
+        return f"{self.field.value}:{self.direction.value}"
+
+
+@strawberry.type
+class Incident(Node):
+    id: strawberry.ID
+    number: int
+    title: str
+    status: IncidentStatus
+    severity: Severity
+    assignee: str | None
+    alert_count: int
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    workspace_id: strawberry.Private[str]
+
+    @classmethod
+    def from_row(cls, row: models.Incident) -> Incident:
+        return cls(
+            id=strawberry.ID(row.id),
+            number=row.number,
+            title=row.title,
+            status=IncidentStatus(row.status),
+            severity=Severity(row.severity),
+            assignee=row.assignee,
+            alert_count=row.alert_count,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            acknowledged_at=row.acknowledged_at,
+            resolved_at=row.resolved_at,
+            workspace_id=row.workspace_id,
+        )
+
+    @strawberry.field
+    async def workspace(
+        self, info: Info
+    ) -> Annotated[Workspace, strawberry.lazy("schema.workspaces")]:
+        from schema.workspaces import Workspace
+
+        row = await info.context.loaders.workspace.load(self.workspace_id)
+        assert row is not None, "an incident's workspace is always one the caller may read"
+        return Workspace.from_row(row)
+
+    @strawberry.field(description="Alerts attached to this incident, newest first.")
+    async def alerts(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Alert, strawberry.lazy("schema.alerts")]]:
+        from schema.alerts import Alert
+
+        args = page_args(first, after)
+        page = await info.context.loaders.alert_page.load((self.workspace_id, self.id, args))
+        return connection(page, Alert.from_row, fixed_count(self.alert_count))
+
+    @strawberry.field(description="Notes, oldest first.")
+    async def notes(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Note, strawberry.lazy("schema.notes")]]:
+        from schema.notes import Note
+
+        args = page_args(first, after)
+        page = await info.context.loaders.note_page.load((self.workspace_id, self.id, args))
+        loader = info.context.loaders.note_count
+        key = (self.workspace_id, self.id)
+        return connection(page, Note.from_row, lambda: loader.load(key))
+
+    @strawberry.field(
+        description="Timeline events, oldest first. `last: 3` gives the three latest."
+    )
+    async def timeline(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Annotated[TimelineEvent, strawberry.lazy("schema.timeline")]]:
+        from schema.timeline import TimelineEvent
+
+        args = page_args(first, after, last, before)
+        page = await info.context.loaders.timeline_page.load((self.workspace_id, self.id, args))
+        loader = info.context.loaders.timeline_count
+        key = (self.workspace_id, self.id)
+        return connection(page, TimelineEvent.from_row, lambda: loader.load(key))

@@ -1,0 +1,88 @@
+"""The top-level lists (incidents, alerts, reports, workspaces), shared by the root query fields
+and the same fields on `Workspace`. The workspace id passed in is always one already authorized.
+
+Domain errors (a bad cursor, `first: 500`) propagate: the execution layer turns every DomainError
+into a GraphQL error with its code."""
+
+from __future__ import annotations
+
+from gateway import alerts, incidents, reports, workspaces
+from gateway.incidents import DEFAULT_ORDER
+from schema.alerts import Alert, AlertFilter
+from schema.context import Info
+from schema.incidents import Incident, IncidentFilter, IncidentOrder
+from gateway.pagination import page_args
+from schema.pagination import Connection, connection
+from schema.reports import Report
+from schema.workspaces import Workspace
+
+
+async def incident_connection(
+    info: Info,
+    workspace_id: str,
+    flt: IncidentFilter | None,
+    first: int | None,
+    after: str | None,
+    order_by: IncidentOrder | None,
+) -> Connection[Incident]:
+    args = page_args(first, after)
+    domain_filter = (flt or IncidentFilter()).to_domain()
+    order = order_by.key() if order_by else DEFAULT_ORDER
+    db = info.context.db
+    async with db.read() as session:
+        page = await incidents.list_incidents(session, workspace_id, domain_filter, args, order)
+
+    async def count() -> int:
+        async with db.read() as session:
+            return await incidents.count_incidents(session, workspace_id, domain_filter)
+
+    return connection(page, Incident.from_row, count)
+
+
+async def alert_connection(
+    info: Info,
+    workspace_id: str,
+    flt: AlertFilter | None,
+    first: int | None,
+    after: str | None,
+) -> Connection[Alert]:
+    args = page_args(first, after)
+    domain_filter = (flt or AlertFilter()).to_domain()
+    db = info.context.db
+    async with db.read() as session:
+        page = await alerts.list_alerts(session, workspace_id, domain_filter, args)
+
+    async def count() -> int:
+        async with db.read() as session:
+            return await alerts.count_alerts(session, workspace_id, domain_filter)
+
+    return connection(page, Alert.from_row, count)
+
+
+async def report_connection(
+    info: Info, workspace_id: str, first: int | None, after: str | None
+) -> Connection[Report]:
+    args = page_args(first, after)
+    db = info.context.db
+    async with db.read() as session:
+        page = await reports.list_reports(session, workspace_id, args)
+
+    async def count() -> int:
+        async with db.read() as session:
+            return await reports.count_reports(session, workspace_id)
+
+    return connection(page, Report.from_row, count)
+
+
+async def workspace_connection(
+    info: Info, first: int | None, after: str | None
+) -> Connection[Workspace]:
+    args = page_args(first, after)
+    permitted = info.context.principal.permitted_workspace_ids
+    async with info.context.db.read() as session:
+        page = await workspaces.list_workspaces(session, permitted, args)
+
+    async def count() -> int:
+        return len(permitted)
+
+    return connection(page, Workspace.from_row, count)

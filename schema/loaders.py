@@ -1,0 +1,110 @@
+"""Per-request dataloaders: however many rows a query touches, each kind of related data costs one
+statement per distinct set of arguments, so statement counts do not grow with page size.
+
+Loaders are keyed by the workspace of the row asking (already authorized), so a row reached
+through a child workspace loads its relations from that child, never from the acting one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from gateway import alerts, incidents, reports, timeline, workspaces
+from gateway.auth import Principal
+from gateway.db import Database
+from gateway.models import Alert, Incident, Note, Report, TimelineEvent, Workspace
+from gateway.pagination import Page, PageArgs
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+ByIdFetch = Callable[[Any, str, list[str]], Awaitable[dict[str, Any]]]
+PagesFetch = Callable[[Any, str, list[str], PageArgs], Awaitable[dict[str, Any]]]
+
+
+class Loaders:
+    def __init__(self, db: Database, principal: Principal) -> None:
+        self.db = db
+        self.principal = principal
+        self.incident: DataLoader[tuple[str, str], Incident | None] = self._by_id(
+            incidents.incidents_by_ids
+        )
+        self.alert: DataLoader[tuple[str, str], Alert | None] = self._by_id(alerts.alerts_by_ids)
+        self.report: DataLoader[tuple[str, str], Report | None] = self._by_id(
+            reports.reports_by_ids
+        )
+        self.note: DataLoader[tuple[str, str], Note | None] = self._by_id(incidents.notes_by_ids)
+        self.event: DataLoader[tuple[str, str], TimelineEvent | None] = self._by_id(
+            timeline.events_by_ids
+        )
+        self.alert_page: DataLoader[tuple[str, str, PageArgs], Page[Alert]] = self._pages(
+            alerts.pages_for_incidents
+        )
+        self.timeline_page: DataLoader[tuple[str, str, PageArgs], Page[TimelineEvent]] = (
+            self._pages(timeline.pages_for_incidents)
+        )
+        self.note_page: DataLoader[tuple[str, str, PageArgs], Page[Note]] = self._pages(
+            incidents.notes_for_incidents
+        )
+        self.timeline_count: DataLoader[tuple[str, str], int] = self._by_id(
+            timeline.counts_for_incidents
+        )
+        self.note_count: DataLoader[tuple[str, str], int] = self._by_id(
+            incidents.note_counts_for_incidents
+        )
+        self.workspace: DataLoader[str, Workspace | None] = DataLoader(self._load_workspaces)
+        self.children: DataLoader[str, list[Workspace]] = DataLoader(self._load_children)
+
+    def _by_id(self, fetch: ByIdFetch) -> DataLoader[Any, Any]:
+        """A loader of (workspace_id, id) keys: one statement per workspace in the batch."""
+
+        async def load(keys: Sequence[tuple[str, str]]) -> list[Any]:
+            found: dict[tuple[str, str], Any] = {}
+            async with self.db.read() as session:
+                for workspace_id, wanted in _group(keys).items():
+                    rows = await fetch(session, workspace_id, wanted)
+                    found.update({(workspace_id, k): v for k, v in rows.items()})
+            return [found.get(key) for key in keys]
+
+        return DataLoader(load)
+
+    def _pages(self, fetch: PagesFetch) -> DataLoader[Any, Any]:
+        """A loader of (workspace_id, parent_id, page args): one statement per distinct args."""
+
+        async def load(keys: Sequence[tuple[str, str, PageArgs]]) -> list[Any]:
+            groups: dict[tuple[str, PageArgs], list[str]] = defaultdict(list)
+            for workspace_id, parent_id, args in keys:
+                groups[(workspace_id, args)].append(parent_id)
+            found: dict[tuple[str, str, PageArgs], Any] = {}
+            async with self.db.read() as session:
+                for (workspace_id, args), parents in groups.items():
+                    pages = await fetch(session, workspace_id, parents, args)
+                    found.update({(workspace_id, p, args): page for p, page in pages.items()})
+            return [found[key] for key in keys]
+
+        return DataLoader(load)
+
+    async def _load_workspaces(self, keys: Sequence[str]) -> list[Workspace | None]:
+        permitted = [k for k in keys if k in self.principal.permitted_workspace_ids]
+        async with self.db.read() as session:
+            rows = await workspaces.workspaces_by_ids(session, permitted)
+        by_id = {row.id: row for row in rows}
+        return [by_id.get(key) for key in keys]
+
+    async def _load_children(self, keys: Sequence[str]) -> list[list[Workspace]]:
+        async with self.db.read() as session:
+            grouped = await workspaces.children_of(
+                session, list(keys), self.principal.permitted_workspace_ids
+            )
+        return [grouped.get(key, []) for key in keys]
+
+
+def _group(keys: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for workspace_id, row_id in keys:
+        grouped[workspace_id].append(row_id)
+    return grouped

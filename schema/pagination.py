@@ -1,0 +1,67 @@
+"""Relay connections: `edges {cursor node}`, `nodes`, `pageInfo`, and `totalCount` computed only
+when a query asks for it (a COUNT is the most expensive part of a list)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from gateway.pagination import Page
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    nodes: list[T]
+    page_info: PageInfo
+    count_fn: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Rows matching the filter across all pages.")
+    async def total_count(self) -> int:
+        return await self.count_fn()
+
+
+def connection(
+    page: Page[Any], convert: Callable[[Any], T], count_fn: Callable[[], Awaitable[int]]
+) -> Connection[T]:
+    nodes = [convert(row) for row in page.items]
+    return Connection(
+        edges=[Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
+        nodes=nodes,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        ),
+        count_fn=count_fn,
+    )
+
+
+def fixed_count(value: int) -> Callable[[], Awaitable[int]]:
+    async def count() -> int:
+        return value
+
+    return count
+
+
+def enum_values(values: Iterable[Any] | None) -> tuple[str, ...]:
+    return tuple(v.value for v in values) if values else ()

@@ -1,0 +1,149 @@
+"""The root `Query`. Everything is scoped to the acting workspace, except the workspace fields,
+which range over the key's own workspace and those below it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import strawberry
+
+from gateway import ids, workspaces
+from gateway.errors import InvalidInput
+from schema.alerts import Alert, AlertFilter
+from schema.context import Info
+from schema.enums import KeyScope
+from schema.incidents import Incident, IncidentFilter, IncidentOrder
+from schema.lists import (
+    alert_connection,
+    incident_connection,
+    report_connection,
+    workspace_connection,
+)
+from schema.node import Node
+from schema.notes import Note
+from schema.pagination import Connection
+from schema.reports import Report
+from schema.timeline import TimelineEvent
+from schema.viewer import Viewer
+from schema.workspaces import Workspace
+
+MAX_NODE_IDS = 100
+
+
+async def _load_scoped(info: Info, prefix: str, node_id: str) -> Node | None:
+    """Load a tenant-owned row of the acting workspace by id, as its GraphQL type."""
+    loaders = info.context.loaders
+    table: dict[str, tuple[Any, Callable[[Any], Node]]] = {
+        ids.INCIDENT: (loaders.incident, Incident.from_row),
+        ids.ALERT: (loaders.alert, Alert.from_row),
+        ids.EVENT: (loaders.event, TimelineEvent.from_row),
+        ids.NOTE: (loaders.note, Note.from_row),
+        ids.REPORT: (loaders.report, Report.from_row),
+    }
+    loader, convert = table[prefix]
+    row = await loader.load((info.context.workspace_id, node_id))
+    return convert(row) if row else None
+
+
+async def resolve_node(info: Info, node_id: str) -> Node | None:
+    """Any id, or null when it is unknown, of another tenant, or of a kind with no node."""
+    prefix = ids.prefix_of(node_id)
+    if prefix == ids.WORKSPACE:
+        row = await info.context.loaders.workspace.load(node_id)
+        return Workspace.from_row(row) if row else None
+    if prefix in (ids.INCIDENT, ids.ALERT, ids.EVENT, ids.NOTE, ids.REPORT):
+        return await _load_scoped(info, prefix, node_id)
+    return None
+
+
+async def _typed(
+    info: Info, node_id: str, prefix: str, load: Callable[[], Awaitable[Any]]
+) -> Any:
+    """Fetch by id when the prefix matches; a wrong-type id is simply not found (null)."""
+    if ids.prefix_of(node_id) != prefix:
+        return None
+    return await load()
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Fetch any object by its id; null if it is not visible.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, id)
+
+    @strawberry.field(description=f"Fetch up to {MAX_NODE_IDS} objects by id, in order.")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_NODE_IDS:
+            raise InvalidInput(f"at most {MAX_NODE_IDS} ids per call", field="ids")
+        return [await resolve_node(info, node_id) for node_id in ids]
+
+    @strawberry.field
+    def viewer(self, info: Info) -> Viewer:
+        principal = info.context.principal
+        return Viewer(
+            id=strawberry.ID(principal.key_id),
+            name=principal.key_name,
+            scope=KeyScope(principal.scope),
+            own_workspace_id=principal.own_workspace_id,
+            acting_workspace_id=principal.acting_workspace_id,
+        )
+
+    @strawberry.field(description="A workspace by id or slug; default the acting workspace.")
+    async def workspace(self, info: Info, id: strawberry.ID | None = None) -> Workspace | None:
+        principal = info.context.principal
+        if id is None:
+            row = await info.context.loaders.workspace.load(principal.acting_workspace_id)
+        else:
+            async with info.context.db.read() as session:
+                row = await workspaces.find_workspace(
+                    session, id, principal.permitted_workspace_ids
+                )
+        return Workspace.from_row(row) if row else None
+
+    @strawberry.field(description="The key's own workspace and every workspace below it.")
+    async def workspaces(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Workspace]:
+        return await workspace_connection(info, first, after)
+
+    @strawberry.field
+    async def incident(self, info: Info, id: strawberry.ID) -> Incident | None:
+        return await _typed(info, id, ids.INCIDENT, lambda: _load_scoped(info, ids.INCIDENT, id))
+
+    @strawberry.field
+    async def incidents(
+        self,
+        info: Info,
+        filter: IncidentFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        order_by: IncidentOrder | None = None,
+    ) -> Connection[Incident]:
+        return await incident_connection(
+            info, info.context.workspace_id, filter, first, after, order_by
+        )
+
+    @strawberry.field
+    async def alert(self, info: Info, id: strawberry.ID) -> Alert | None:
+        return await _typed(info, id, ids.ALERT, lambda: _load_scoped(info, ids.ALERT, id))
+
+    @strawberry.field
+    async def alerts(
+        self,
+        info: Info,
+        filter: AlertFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Alert]:
+        return await alert_connection(info, info.context.workspace_id, filter, first, after)
+
+    @strawberry.field
+    async def report(self, info: Info, id: strawberry.ID) -> Report | None:
+        return await _typed(info, id, ids.REPORT, lambda: _load_scoped(info, ids.REPORT, id))
+
+    @strawberry.field
+    async def reports(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Report]:
+        return await report_connection(info, info.context.workspace_id, first, after)

@@ -1,0 +1,58 @@
+"""GraphQL `Report`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from gateway import models
+from schema.context import Info
+from schema.enums import ReportKind, ReportStatus
+from schema.node import Node
+from schema.scalars import JSON
+
+if TYPE_CHECKING:
+    from schema.workspaces import Workspace
+
+
+@strawberry.type
+class Report(Node):
+    id: strawberry.ID
+    kind: ReportKind
+    status: ReportStatus
+    period_start: datetime
+    period_end: datetime
+    content: JSON | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    workspace_id: strawberry.Private[str]
+
+    @classmethod
+    def from_row(cls, row: models.Report) -> Report:
+        return cls(
+            id=strawberry.ID(row.id),
+            kind=ReportKind(row.kind),
+            status=ReportStatus(row.status),
+            period_start=row.period_start,
+            period_end=row.period_end,
+            content=row.content,
+            error=row.error,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            completed_at=row.completed_at,
+            workspace_id=row.workspace_id,
+        )
+
+    @strawberry.field
+    async def workspace(
+        self, info: Info
+    ) -> Annotated[Workspace, strawberry.lazy("schema.workspaces")]:
+        from schema.workspaces import Workspace
+
+        row = await info.context.loaders.workspace.load(self.workspace_id)
+        assert row is not None
+        return Workspace.from_row(row)

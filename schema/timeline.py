@@ -1,0 +1,52 @@
+"""GraphQL `TimelineEvent`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from gateway import models
+from schema.context import Info
+from schema.enums import TimelineEventType
+from schema.node import Node
+from schema.scalars import JSON
+
+if TYPE_CHECKING:
+    from schema.incidents import Incident
+
+
+@strawberry.type
+class TimelineEvent(Node):
+    id: strawberry.ID
+    type: TimelineEventType
+    at: datetime
+    actor: str
+    message: str
+    data: JSON
+    workspace_id: strawberry.Private[str]
+    incident_id: strawberry.Private[str]
+
+    @classmethod
+    def from_row(cls, row: models.TimelineEvent) -> TimelineEvent:
+        return cls(
+            id=strawberry.ID(row.id),
+            type=TimelineEventType(row.type),
+            at=row.at,
+            actor=row.actor,
+            message=row.message,
+            data=row.data,
+            workspace_id=row.workspace_id,
+            incident_id=row.incident_id,
+        )
+
+    @strawberry.field
+    async def incident(
+        self, info: Info
+    ) -> Annotated[Incident, strawberry.lazy("schema.incidents")]:
+        from schema.incidents import Incident
+
+        row = await info.context.loaders.incident.load((self.workspace_id, self.incident_id))
+        assert row is not None
+        return Incident.from_row(row)

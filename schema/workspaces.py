@@ -1,0 +1,78 @@
+"""GraphQL `Workspace`: a tenant, its place in the MSSP tree, and its incidents and alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from gateway import models
+from schema.context import Info
+from schema.enums import Tier
+from schema.node import Node
+from schema.pagination import Connection
+
+if TYPE_CHECKING:
+    from schema.alerts import Alert, AlertFilter
+    from schema.incidents import Incident, IncidentFilter, IncidentOrder
+
+
+@strawberry.type
+class Workspace(Node):
+    id: strawberry.ID
+    slug: str
+    name: str
+    tier: Tier
+    created_at: datetime
+    parent_id: strawberry.Private[str | None]
+
+    @classmethod
+    def from_row(cls, row: models.Workspace) -> Workspace:
+        return cls(
+            id=strawberry.ID(row.id),
+            slug=row.slug,
+            name=row.name,
+            tier=Tier(row.tier),
+            created_at=row.created_at,
+            parent_id=row.parent_id,
+        )
+
+    @strawberry.field(
+        description="The MSSP workspace that manages this one, if the caller may see it."
+    )
+    async def parent(self, info: Info) -> Workspace | None:
+        if self.parent_id is None:
+            return None
+        row = await info.context.loaders.workspace.load(self.parent_id)
+        return Workspace.from_row(row) if row else None
+
+    @strawberry.field(description="Customer workspaces managed by this one.")
+    async def children(self, info: Info) -> list[Workspace]:
+        rows = await info.context.loaders.children.load(self.id)
+        return [Workspace.from_row(row) for row in rows]
+
+    @strawberry.field
+    async def incidents(
+        self,
+        info: Info,
+        filter: Annotated[IncidentFilter, strawberry.lazy("schema.incidents")] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        order_by: Annotated[IncidentOrder, strawberry.lazy("schema.incidents")] | None = None,
+    ) -> Connection[Annotated[Incident, strawberry.lazy("schema.incidents")]]:
+        from schema.lists import incident_connection
+
+        return await incident_connection(info, self.id, filter, first, after, order_by)
+
+    @strawberry.field
+    async def alerts(
+        self,
+        info: Info,
+        filter: Annotated[AlertFilter, strawberry.lazy("schema.alerts")] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Annotated[Alert, strawberry.lazy("schema.alerts")]]:
+        from schema.lists import alert_connection
+
+        return await alert_connection(info, self.id, filter, first, after)
