@@ -10,7 +10,7 @@ import hashlib
 import random
 from datetime import datetime, timedelta
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import ids, timeline
 from gateway.models import SEVERITIES, SEVERITY_RANK, Alert, Incident, Note, Workspace

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.pagination import Page, PageArgs, SortKey, keyset_condition, make_page, ordering
 

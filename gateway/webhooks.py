@@ -4,7 +4,7 @@ only as a SHA-256 digest; creating a new one revokes the old (rotation)."""
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import ids
 from gateway.auth import hash_secret, new_secret

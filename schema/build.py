@@ -46,7 +46,7 @@ def build_schema() -> strawberry.Schema:
         types=[Incident, Alert, TimelineEvent, Note, Report, Workspace],
         scalar_overrides={datetime: DateTime},
         config=StrawberryConfig(auto_camel_case=True),
-        extensions=[ParserCache(maxsize=256), ValidationCache(maxsize=256)],
+        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
     )
 
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from gateway.db import Database
 from gateway.errors import DomainError, Unauthenticated
 from gateway.http.jsonio import json_response, request_id_of
-from gateway.http.principal import principal_for
+from gateway.http.principal import PRINCIPAL_KEY, principal_for
 from gateway.operations import Executor, OperationRefused
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -60,7 +60,7 @@ class GraphQLHandler:
             status = STATUS_FOR_CODE.get(exc.code, 400)
             headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
             return graphql_error_response(request, status, exc.message, exc.code, headers)
-        request["principal"] = principal
+        request[PRINCIPAL_KEY] = principal
         try:
             outcome = await self.executor.run(
                 params["query"],

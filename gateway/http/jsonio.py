@@ -30,5 +30,8 @@ def rest_error(
     return json_response(body, status=status, headers=headers)
 
 
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
+
+
 def request_id_of(request: web.Request) -> str:
-    return str(request.get("request_id", ""))
+    return request.get(REQUEST_ID_KEY, "")

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.db import StatementCounter, current_counter
-from gateway.http.jsonio import rest_error
+from gateway.http.jsonio import REQUEST_ID_KEY, rest_error
 
 log = logging.getLogger("seliq.http")
 
@@ -42,7 +42,7 @@ def new_request_id() -> str:
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if REQUEST_ID_RE.match(incoming) else new_request_id()
-    request["request_id"] = request_id
+    request[REQUEST_ID_KEY] = request_id
     counter = StatementCounter()
     token = current_counter.set(counter)
     try:
@@ -67,5 +67,5 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
         headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
         return rest_error(request, exc.status, code, message or exc.reason, headers)
     except Exception:
-        log.exception("unhandled error", extra={"request_id": request.get("request_id")})
+        log.exception("unhandled error", extra={"request_id": request.get(REQUEST_ID_KEY)})
         return rest_error(request, 500, "internal", "internal error; quote the request id")

@@ -7,6 +7,8 @@ from aiohttp import web
 from gateway.auth import Principal, authenticate
 from gateway.db import Database
 
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
+
 
 async def principal_for(request: web.Request, db: Database) -> Principal:
     async with db.read() as session:
