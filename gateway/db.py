@@ -57,8 +57,10 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    immediate = conn.get_execution_options().get("sqlite_immediate", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    """Writes take the write lock up front. Reads emit no BEGIN at all: each SELECT is its own
+    consistent snapshot, and skipping the extra round trip to the driver thread is measurable."""
+    if conn.get_execution_options().get("sqlite_immediate", False):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

@@ -25,7 +25,7 @@ from schema.mutations import Mutation
 from schema.notes import Note
 from schema.query import Query
 from schema.reports import Report
-from schema.scalars import DateTime
+from schema.scalars import DATETIME
 from schema.timeline import TimelineEvent
 from schema.workspaces import Workspace
 
@@ -44,8 +44,7 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[Incident, Alert, TimelineEvent, Note, Report, Workspace],
-        scalar_overrides={datetime: DateTime},
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME}),
         extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
     )
 

@@ -24,8 +24,10 @@ async def incident_connection(
     first: int | None,
     after: str | None,
     order_by: IncidentOrder | None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[Incident]:
-    args = page_args(first, after)
+    args = page_args(first, after, last, before)
     domain_filter = (flt or IncidentFilter()).to_domain()
     order = order_by.key() if order_by else DEFAULT_ORDER
     db = info.context.db
@@ -45,8 +47,10 @@ async def alert_connection(
     flt: AlertFilter | None,
     first: int | None,
     after: str | None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[Alert]:
-    args = page_args(first, after)
+    args = page_args(first, after, last, before)
     domain_filter = (flt or AlertFilter()).to_domain()
     db = info.context.db
     async with db.read() as session:

@@ -119,9 +119,11 @@ class Query:
         first: int | None = None,
         after: str | None = None,
         order_by: IncidentOrder | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Incident]:
         return await incident_connection(
-            info, info.context.workspace_id, filter, first, after, order_by
+            info, info.context.workspace_id, filter, first, after, order_by, last, before
         )
 
     @strawberry.field
@@ -135,8 +137,12 @@ class Query:
         filter: AlertFilter | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Alert]:
-        return await alert_connection(info, info.context.workspace_id, filter, first, after)
+        return await alert_connection(
+            info, info.context.workspace_id, filter, first, after, last, before
+        )
 
     @strawberry.field
     async def report(self, info: Info, id: strawberry.ID) -> Report | None:

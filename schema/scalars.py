@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import NewType
-
 import strawberry
 from strawberry.scalars import JSON
 
 from gateway.timeutil import isoformat_z, parse_iso
 
-DateTime = strawberry.scalar(
-    NewType("DateTime", datetime),
+# Mapped onto Python's `datetime` in build.py (StrawberryConfig.scalar_map), so types keep
+# plain `datetime` annotations.
+DATETIME = strawberry.scalar(
+    name="DateTime",
     serialize=isoformat_z,
     parse_value=parse_iso,
     description="ISO 8601 date-time in UTC, e.g. 2026-11-27T21:52:32.123Z",
 )
 
-__all__ = ["JSON", "DateTime"]
+__all__ = ["DATETIME", "JSON"]

@@ -17,6 +17,7 @@ from gateway.db import Database
 from gateway.errors import DomainError, Unauthenticated
 from gateway.http.jsonio import json_response, request_id_of
 from gateway.http.principal import PRINCIPAL_KEY, principal_for
+from gateway.observability import OPERATION_KEY, graphql_operation_label
 from gateway.operations import Executor, OperationRefused
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -40,7 +41,7 @@ class GraphQLHandler:
         self.executor = executor
         self.graphiql_html = graphiql_html
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method == "GET" and _wants_html(request) and "query" not in request.query:
             if self.graphiql_html is None:
                 raise web.HTTPNotFound(text="GraphiQL is turned off (SELIQ_GRAPHIQL=false)")
@@ -54,6 +55,7 @@ class GraphQLHandler:
             params = await _read_params(request)
         except OperationRefused as exc:
             return graphql_error_response(request, exc.status, exc.message, exc.code)
+        request[OPERATION_KEY] = graphql_operation_label(params["query"], params["operationName"])
         try:
             principal = await principal_for(request, self.db)
         except DomainError as exc:

@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11+ and the package index:
+#   make demo   - install into .venv, then run the gateway on SQLite with demo data
+#   make test   - install into .venv (with the test extra), then run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/seliq-gateway serve --demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check gateway schema rest_compat tests bench
+	$(BIN)/mypy gateway schema rest_compat
+
+clean:
+	rm -rf $(VENV) seliq.db seliq.db-wal seliq.db-shm test-artifacts
