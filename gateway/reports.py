@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from gateway import ids
 from gateway.errors import InvalidInput, NotFound
@@ -21,7 +22,9 @@ MAX_PERIOD = timedelta(days=366)
 
 
 async def list_reports(session: AsyncSession, workspace_id: str, args: PageArgs) -> Page[Report]:
-    stmt = apply_keyset(select(Report).where(Report.workspace_id == workspace_id), REPORT_SORT, args)
+    stmt = apply_keyset(
+        select(Report).where(col(Report.workspace_id) == workspace_id), REPORT_SORT, args
+    )
     return make_page((await session.execute(stmt)).scalars().all(), REPORT_SORT, args)
 
 
@@ -31,8 +34,8 @@ async def reports_by_ids(
     if not wanted:
         return {}
     stmt = select(Report).where(
-        Report.workspace_id == workspace_id,
-        Report.id.in_(wanted),  # type: ignore[attr-defined]
+        col(Report.workspace_id) == workspace_id,
+        col(Report.id).in_(wanted),
     )
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
@@ -56,7 +59,10 @@ async def request_report(
     if kind not in REPORT_KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(REPORT_KINDS)}", field="kind")
     end = period_end or utcnow()
-    start = period_start or end - DEFAULT_PERIOD
+    try:
+        start = period_start or end - DEFAULT_PERIOD
+    except OverflowError:  # an end within 30 days of year 1
+        raise InvalidInput("periodEnd is too early; give periodStart", field="periodEnd") from None
     if start >= end:
         raise InvalidInput("periodStart must be before periodEnd", field="periodStart")
     if end - start > MAX_PERIOD:
@@ -75,5 +81,5 @@ async def request_report(
 
 
 async def count_reports(session: AsyncSession, workspace_id: str) -> int:
-    stmt = select(func.count()).select_from(Report).where(Report.workspace_id == workspace_id)
+    stmt = select(func.count()).select_from(Report).where(col(Report.workspace_id) == workspace_id)
     return int((await session.execute(stmt)).scalar_one())

@@ -20,8 +20,8 @@ def to_utc(value: datetime) -> datetime:
 
 def isoformat_z(value: datetime) -> str:
     """`2026-11-27T21:52:32.123Z`: ISO 8601, UTC, millisecond precision, as DESIGN.md asks."""
-    value = to_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: strftime("%Y") does not pad years before 1000 to four digits.
+    return to_utc(value).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_iso(value: str) -> datetime:
