@@ -10,19 +10,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway import demo, migrate
+from gateway import demo, migrate, sla_commands
 from gateway.auth import create_key, list_keys, revoke_key
 from gateway.db import Database
 from gateway.errors import DomainError
+from gateway.ingest import commands as ingest_commands
 from gateway.models import ApiKey, Workspace
+from gateway.observability import configure_logging
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.timeutil import isoformat_z
-from gateway.webhooks import create_token, webhook_url
 from gateway.workspaces import all_workspaces, create_workspace, find_workspace
 
 
@@ -71,8 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     hook_create = hook.add_parser("create", help="create (or replace) a workspace's webhook URL")
     hook_create.add_argument("--workspace", required=True)
+    ingest_commands.add_parsers(hook, hook_create, ws)  # --signing, rotate, correlation
 
     commands.add_parser("demo", help="seed demo data and print a key")
+    sla_commands.add_parsers(commands)  # sla show / sla set
     return parser
 
 
@@ -88,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"seliq-gateway: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # JSON lines on stderr for the server; bare messages for one-shot management commands.
+    configure_logging(settings.log_level, json=args.command == "serve")
     if args.command == "serve":
         return _serve(settings, demo_data=args.demo)
     handler = COMMANDS[(args.command, getattr(args, "action", None))]
@@ -191,20 +193,6 @@ async def _key_revoke(db: Database, settings: Settings, args: argparse.Namespace
     return {"key": _key_json(row)}
 
 
-async def _webhook_create(
-    db: Database, settings: Settings, args: argparse.Namespace
-) -> dict[str, Any]:
-    workspace = await _workspace_by_ref(db, args.workspace)
-    async with db.write() as session:
-        row, secret = await create_token(session, workspace)
-    return {
-        "webhook": {
-            "id": row.id, "workspace_id": workspace.id,
-            "url": webhook_url(settings.base_url, workspace, secret),
-        }
-    }
-
-
 async def seed_demo(db: Database, settings: Settings) -> dict[str, Any]:
     """Seed the demo (once) and mint fresh keys: secrets cannot be read back, so each run
     prints new ones."""
@@ -233,8 +221,12 @@ COMMANDS: dict[tuple[str, str | None], Callable[..., Awaitable[dict[str, Any]]]]
     ("key", "create"): _key_create,
     ("key", "list"): _key_list,
     ("key", "revoke"): _key_revoke,
-    ("webhook", "create"): _webhook_create,
+    ("webhook", "create"): ingest_commands.webhook_create,
+    ("webhook", "rotate"): ingest_commands.webhook_rotate,
+    ("workspace", "correlation"): ingest_commands.workspace_correlation,
     ("demo", None): _demo,
+    ("sla", "show"): sla_commands.show,
+    ("sla", "set"): sla_commands.set_policy,
 }
 
 

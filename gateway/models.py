@@ -53,6 +53,14 @@ class Workspace(SQLModel, table=True):
     sla_policy: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     incident_seq: int = 0
     created_at: datetime = Field(default_factory=utcnow)
+    # Ingestion: when set, webhook posts must carry `X-Seliq-Signature` (HMAC-SHA256 with this
+    # secret). Kept in clear because verifying an HMAC needs the key itself.
+    webhook_signing_secret: str | None = Field(default=None, max_length=100)
+    # Labels whose first present value goes into the correlation group key; null = the default
+    # (host, instance, service).
+    correlation_labels: list[str] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
 
 
 class ApiKey(SQLModel, table=True):
@@ -174,3 +182,39 @@ class Report(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     completed_at: datetime | None = None
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first answer to a request sent with an `Idempotency-Key`, replayed for 24 hours."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (Index("ix_idempotency_ws_created", "workspace_id", "created_at"),)
+
+    workspace_id: str = Field(foreign_key="workspaces.id", primary_key=True, max_length=40)
+    key: str = Field(primary_key=True, max_length=255)
+    request_hash: str = Field(max_length=64)
+    response_status: int
+    response_body: dict[str, Any] = _json_column()
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One request to a workspace's webhook URL: what arrived and what became of it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_ws_received", "workspace_id", "received_at", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = Field(foreign_key="workspaces.id")
+    received_at: datetime = Field(default_factory=utcnow)
+    request_id: str = Field(default="", max_length=128)
+    size_bytes: int = 0
+    format: str | None = Field(default=None, max_length=16)
+    status_code: int
+    accepted: int = 0
+    alert_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    incident_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    outcomes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    error: str | None = Field(default=None, max_length=1000)

@@ -14,6 +14,7 @@ from schema.context import Info
 from schema.enums import IncidentStatus, ReportKind, Severity
 from schema.errors import UserError, user_error
 from schema.incidents import Incident
+from schema.ingest import IngestAlertPayload, resolve_ingest_alert
 from schema.notes import Note
 from schema.reports import Report
 
@@ -65,8 +66,16 @@ class GenerateReportPayload:
 
 @strawberry.type
 class Mutation:
+    ingest_alert: IngestAlertPayload = strawberry.mutation(
+        resolver=resolve_ingest_alert,
+        description="Ingest an alert (typed fields) or a whole body (`payload`: generic, batch, "
+        "Alertmanager, Grafana, any object): deduplicate, correlate, commit, then answer.",
+    )
+
     @strawberry.mutation(description="Change an incident's status, assignee or severity.")
-    async def update_incident(self, info: Info, input: UpdateIncidentInput) -> UpdateIncidentPayload:
+    async def update_incident(
+        self, info: Info, input: UpdateIncidentInput
+    ) -> UpdateIncidentPayload:
         ctx = info.context
         ctx.require_write()
         changes = IncidentChanges(
@@ -93,7 +102,11 @@ class Mutation:
         try:
             async with ctx.db.write() as session:
                 note = await incidents.add_note(
-                    session, ctx.workspace_id, input.incident_id, input.body, input.author,
+                    session,
+                    ctx.workspace_id,
+                    input.incident_id,
+                    input.body,
+                    input.author,
                     ctx.principal.actor,
                 )
                 incident = await incidents.get_incident(session, ctx.workspace_id, note.incident_id)
@@ -112,8 +125,12 @@ class Mutation:
         try:
             async with ctx.db.write() as session:
                 row = await reports.request_report(
-                    session, ctx.workspace_id, input.kind.value, input.period_start,
-                    input.period_end, ctx.principal.actor,
+                    session,
+                    ctx.workspace_id,
+                    input.kind.value,
+                    input.period_start,
+                    input.period_end,
+                    ctx.principal.actor,
                 )
         except DomainError as exc:
             return GenerateReportPayload(report=None, user_errors=[user_error(exc)])

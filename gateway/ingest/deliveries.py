@@ -1,0 +1,88 @@
+"""The webhook delivery log: one row per request to a workspace's webhook URL (once the URL's
+token was recognised): when, how big, which format, the HTTP status answered, the alerts it
+produced and, for a refusal, why. Readable through GraphQL (`Workspace.webhookDeliveries`) so a
+sender can see why something was refused.
+
+Requests with an unknown slug or a wrong token are not recorded: they cannot be attributed to a
+workspace without trusting the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from gateway import ids
+from gateway.models import WebhookDelivery
+from gateway.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+
+if TYPE_CHECKING:
+    from gateway.ingest.pipeline import IngestResult
+
+DELIVERY_SORT = SortKey(
+    WebhookDelivery.received_at, WebhookDelivery.id, descending=True, attribute="received_at"
+)
+MAX_ERROR = 1000
+
+
+@dataclass(frozen=True)
+class DeliveryMeta:
+    """What the webhook door knows about a request before the pipeline sees it."""
+
+    received_at: datetime
+    size_bytes: int
+    request_id: str
+
+
+def record(
+    session: AsyncSession,
+    workspace_id: str,
+    meta: DeliveryMeta,
+    *,
+    status_code: int,
+    format: str | None = None,
+    result: IngestResult | None = None,
+    error: str | None = None,
+) -> WebhookDelivery:
+    """Add a delivery row to the caller's transaction."""
+    row = WebhookDelivery(
+        id=ids.new_id(ids.DELIVERY),
+        workspace_id=workspace_id,
+        received_at=meta.received_at,
+        request_id=meta.request_id[:128],
+        size_bytes=meta.size_bytes,
+        format=format,
+        status_code=status_code,
+        error=error[:MAX_ERROR] if error else None,
+    )
+    if result is not None:
+        row.format = result.format
+        row.accepted = len(result.results)
+        row.alert_ids = [item.alert.id for item in result.results]
+        row.outcomes = [item.outcome for item in result.results]
+        row.incident_ids = result.incident_ids()
+    session.add(row)
+    return row
+
+
+async def list_deliveries(
+    session: AsyncSession, workspace_id: str, args: PageArgs
+) -> Page[WebhookDelivery]:
+    """Newest first."""
+    stmt = select(WebhookDelivery).where(col(WebhookDelivery.workspace_id) == workspace_id)
+    rows = (await session.execute(apply_keyset(stmt, DELIVERY_SORT, args))).scalars().all()
+    return make_page(rows, DELIVERY_SORT, args)
+
+
+async def count_deliveries(session: AsyncSession, workspace_id: str) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(WebhookDelivery)
+        .where(col(WebhookDelivery.workspace_id) == workspace_id)
+    )
+    return int((await session.execute(stmt)).scalar_one())

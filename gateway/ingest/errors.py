@@ -1,0 +1,33 @@
+"""Errors specific to ingestion. Like every DomainError they carry the GraphQL `extensions.code`
+the doors map onto HTTP statuses (see `STATUS_FOR_CODE`)."""
+
+from __future__ import annotations
+
+from gateway.errors import DomainError
+
+RETRY_AFTER_SECONDS = 2
+
+
+class Unavailable(DomainError):
+    """The database stayed locked past its busy timeout: nothing was written; retry shortly.
+    HTTP doors answer 503 with `Retry-After`."""
+
+    code = "UNAVAILABLE"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The `Idempotency-Key` was first used with a different request body (HTTP 422)."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+# What the HTTP doors answer for an ingestion error code (the webhook, and POST /v1/alerts).
+STATUS_FOR_CODE = {
+    "BAD_USER_INPUT": 400,
+    "IDEMPOTENCY_KEY_REUSED": 422,
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "PAYLOAD_TOO_LARGE": 413,
+    "UNAVAILABLE": 503,
+}

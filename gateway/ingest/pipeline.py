@@ -1,0 +1,360 @@
+"""The ingestion pipeline behind all three doors (the `ingestAlert` mutation, `POST /v1/alerts`
+and the webhook): deduplicate, correlate, resolve, in ONE write transaction per request.
+
+`ingest` runs inside the caller's write session. It first locks the workspace row (SQLite's
+`BEGIN IMMEDIATE` already holds the database write lock; on PostgreSQL the row lock serialises
+ingestion per workspace), so the dedup lookup and the update it leads to can never interleave
+with another request: concurrent posts of one fingerprint end as one alert whose `occurrences`
+equals the number of posts.
+
+Outcomes, per alert:
+- `created`: a new alert that opened a new incident;
+- `grouped`: a new alert that joined an open incident (same group key, inside the window);
+- `deduplicated`: the fingerprint matched a firing alert: `occurrences` and `last_seen_at` rose;
+- `resolved`: a resolved notification; the matching firing alert(s) resolved, and their
+  incident too when none of its alerts is still firing (timeline actor `system`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from gateway import ids, timeline
+from gateway.db import Database
+from gateway.errors import NotFound
+from gateway.incidents import new_incident, next_number, set_severity, set_status
+from gateway.ingest import correlation, idempotency
+from gateway.ingest.errors import RETRY_AFTER_SECONDS, Unavailable
+from gateway.ingest.formats import AlertIn, Parsed
+from gateway.ingest.idempotency import IdempotencyRequest
+from gateway.models import SEVERITY_RANK, Alert, Incident, Workspace
+from gateway.timeutil import utcnow
+
+OUTCOMES = ("created", "deduplicated", "grouped", "resolved")
+SYSTEM = "system"
+# PostgreSQL: lock_not_available, deadlock_detected, serialization_failure, query_canceled
+# (statement/lock timeout).
+_PG_RETRYABLE = frozenset({"55P03", "40P01", "40001", "57014"})
+
+
+@dataclass
+class AlertResult:
+    alert: Alert
+    incident: Incident | None
+    outcome: str
+
+
+@dataclass
+class IngestResult:
+    format: str
+    results: list[AlertResult] = field(default_factory=list)
+    # True when this is the stored first answer to an earlier request with the same
+    # idempotency key (nothing was written this time).
+    replayed: bool = False
+
+    @property
+    def deduplicated(self) -> bool:
+        """Every alert was folded into an existing firing alert (REST: 200 instead of 201)."""
+        return bool(self.results) and all(r.outcome == "deduplicated" for r in self.results)
+
+    @property
+    def http_status(self) -> int:
+        return 200 if self.deduplicated else 201
+
+    def incident_ids(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for item in self.results:
+            if item.incident is not None:
+                seen.setdefault(item.incident.id, None)
+        return list(seen)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The answer as JSON, to replay it for a retry with the same idempotency key."""
+        return {
+            "format": self.format,
+            "results": [
+                {
+                    "outcome": item.outcome,
+                    "alert": item.alert.model_dump(mode="json"),
+                    "incident": item.incident.model_dump(mode="json") if item.incident else None,
+                }
+                for item in self.results
+            ],
+        }
+
+    @classmethod
+    def from_snapshot(cls, body: dict[str, Any]) -> IngestResult:
+        return cls(
+            format=body["format"],
+            results=[
+                AlertResult(
+                    alert=Alert.model_validate(item["alert"]),
+                    incident=Incident.model_validate(item["incident"])
+                    if item["incident"]
+                    else None,
+                    outcome=item["outcome"],
+                )
+                for item in body["results"]
+            ],
+            replayed=True,
+        )
+
+
+def is_lock_contention(exc: BaseException) -> bool:
+    """SQLite "database is locked/busy" past busy_timeout, or a PostgreSQL lock timeout."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    text = str(orig).lower()
+    if any(marker in text for marker in ("database is locked", "database is busy", "is locked")):
+        return True
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code in _PG_RETRYABLE
+
+
+@asynccontextmanager
+async def write_session(db: Database) -> AsyncIterator[AsyncSession]:
+    """`db.write()`, with lock contention turned into `Unavailable` (HTTP 503 + Retry-After).
+    The transaction is rolled back first, so nothing is ever half-written."""
+    try:
+        async with db.write() as session:
+            yield session
+    except DBAPIError as exc:
+        if is_lock_contention(exc):
+            raise Unavailable(
+                f"the database is busy; nothing was written, retry in {RETRY_AFTER_SECONDS} s"
+            ) from exc
+        raise
+
+
+async def ingest(
+    session: AsyncSession,
+    workspace_id: str,
+    parsed: Parsed,
+    *,
+    actor: str,
+    idempotency_request: IdempotencyRequest | None = None,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Ingest every alert of `parsed` into `workspace_id`, in the caller's write transaction."""
+    now = now or utcnow()
+    workspace = await session.get(Workspace, workspace_id, with_for_update=True)
+    if workspace is None:
+        raise NotFound(f"no workspace {workspace_id}")
+    if idempotency_request is not None:
+        stored = await idempotency.recall(session, workspace_id, idempotency_request, now)
+        if stored is not None:
+            return IngestResult.from_snapshot(stored.response_body)
+    labels = correlation.labels_of(workspace)
+    clock = Clock(now)
+    result = IngestResult(format=parsed.format)
+    for item in parsed.alerts:
+        if item.status == "resolved":
+            outcome = await _resolve(session, workspace, item, actor, clock)
+        else:
+            outcome = await _fire(session, workspace, item, actor, clock, labels)
+        result.results.append(outcome)
+        await session.flush()
+    if idempotency_request is not None:
+        await idempotency.remember(
+            session, workspace_id, idempotency_request, result.http_status, result.snapshot(), now
+        )
+    await session.flush()
+    return result
+
+
+class Clock:
+    """The request's time, advanced by a microsecond per timeline event so the events one
+    request writes keep their order (ids only order by millisecond)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._ticks = 0
+
+    def tick(self) -> datetime:
+        self._ticks += 1
+        return self.now + timedelta(microseconds=self._ticks)
+
+
+def _higher(severity: str, than: str) -> bool:
+    return SEVERITY_RANK[severity] > SEVERITY_RANK[than]
+
+
+def _raise_severity(
+    session: AsyncSession, incident: Incident, severity: str, clock: Clock
+) -> None:
+    """An incident's severity follows its highest alert, unless someone set it by hand."""
+    if not incident.severity_manual and _higher(severity, incident.severity):
+        set_severity(session, incident, severity, SYSTEM, clock.tick(), manual=False)
+        session.add(incident)
+
+
+async def _fire(
+    session: AsyncSession,
+    workspace: Workspace,
+    item: AlertIn,
+    actor: str,
+    clock: Clock,
+    labels: tuple[str, ...],
+) -> AlertResult:
+    now = clock.now
+    existing = await _firing_duplicate(session, workspace.id, item.fingerprint)
+    if existing is not None:
+        existing.occurrences += 1
+        existing.last_seen_at = now
+        incident = await _incident_of(session, existing)
+        if _higher(item.severity, existing.severity):
+            existing.severity = item.severity
+            if incident is not None:
+                _raise_severity(session, incident, item.severity, clock)
+        session.add(existing)
+        return AlertResult(existing, incident, "deduplicated")
+
+    key = correlation.group_key(item, labels)
+    incident = await correlation.open_incident_for(session, workspace, key, now)
+    outcome = "grouped"
+    alert_id = ids.new_id(ids.ALERT)
+    if incident is None:
+        outcome = "created"
+        number = await next_number(session, workspace.id)
+        incident = new_incident(workspace.id, number, item.title, item.severity)
+        incident.group_key = key
+        incident.created_at = incident.updated_at = now
+        session.add(incident)
+        await session.flush()
+        timeline.record(
+            session, incident, "incident.created", actor, f"opened by alert: {item.title}"[:1000],
+            {"alert_id": alert_id, "source": item.source, "group_key": key}, at=clock.tick(),
+        )
+    else:
+        _raise_severity(session, incident, item.severity, clock)
+
+    first_seen = min(item.occurred_at, now) if item.occurred_at else now
+    alert = Alert(
+        id=alert_id,
+        workspace_id=workspace.id,
+        incident_id=incident.id,
+        source=item.source,
+        title=item.title,
+        description=item.description,
+        severity=item.severity,
+        status="firing",
+        fingerprint=item.fingerprint,
+        labels=item.labels,
+        raw_payload=item.raw,
+        occurrences=1,
+        first_seen_at=first_seen,
+        last_seen_at=now,
+        received_at=now,
+    )
+    session.add(alert)
+    incident.alert_count += 1
+    incident.updated_at = now
+    session.add(incident)
+    timeline.record(
+        session, incident, "alert.attached", actor, f"alert attached: {item.title}"[:1000],
+        {"alert_id": alert_id, "fingerprint": item.fingerprint, "outcome": outcome},
+        at=clock.tick(),
+    )
+    return AlertResult(alert, incident, outcome)
+
+
+async def _incident_of(session: AsyncSession, alert: Alert) -> Incident | None:
+    return await session.get(Incident, alert.incident_id) if alert.incident_id else None
+
+
+async def _firing_duplicate(
+    session: AsyncSession, workspace_id: str, fingerprint: str
+) -> Alert | None:
+    """The firing alert this fingerprint deduplicates into: the newest one whose incident is
+    still open (a firing alert left in an incident someone resolved by hand starts afresh)."""
+    stmt = (
+        select(Alert)
+        .outerjoin(Incident, col(Incident.id) == col(Alert.incident_id))
+        .where(col(Alert.workspace_id) == workspace_id)
+        .where(col(Alert.fingerprint) == fingerprint)
+        .where(col(Alert.status) == "firing")
+        .where(or_(col(Alert.incident_id).is_(None), col(Incident.status) != "resolved"))
+        .order_by(col(Alert.received_at).desc(), col(Alert.id).desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def _resolve(
+    session: AsyncSession, workspace: Workspace, item: AlertIn, actor: str, clock: Clock
+) -> AlertResult:
+    now = clock.now
+    stmt = (
+        select(Alert)
+        .where(col(Alert.workspace_id) == workspace.id)
+        .where(col(Alert.fingerprint) == item.fingerprint)
+        .order_by(col(Alert.received_at).desc(), col(Alert.id).desc())
+    )
+    firing = list((await session.execute(stmt.where(col(Alert.status) == "firing"))).scalars())
+    if not firing:
+        latest = (await session.execute(stmt.limit(1))).scalars().first()
+        if latest is not None:
+            # Already resolved (Alertmanager repeats resolved alerts): nothing to change.
+            incident = await _incident_of(session, latest)
+            return AlertResult(latest, incident, "resolved")
+        # A resolution for an alert never seen firing: kept for the record, with no incident.
+        resolved_at = min(item.ended_at, now) if item.ended_at else now
+        first_seen = min(item.occurred_at, resolved_at) if item.occurred_at else resolved_at
+        alert = Alert(
+            id=ids.new_id(ids.ALERT), workspace_id=workspace.id, incident_id=None,
+            source=item.source, title=item.title, description=item.description,
+            severity=item.severity, status="resolved", fingerprint=item.fingerprint,
+            labels=item.labels, raw_payload=item.raw, occurrences=1, first_seen_at=first_seen,
+            last_seen_at=resolved_at, received_at=now, resolved_at=resolved_at,
+        )
+        session.add(alert)
+        return AlertResult(alert, None, "resolved")
+
+    incidents: dict[str, Incident] = {}
+    for alert in firing:
+        alert.status = "resolved"
+        alert.resolved_at = min(item.ended_at, now) if item.ended_at else now
+        session.add(alert)
+        if alert.incident_id is None:
+            continue
+        incident = incidents.get(alert.incident_id) or await session.get(
+            Incident, alert.incident_id
+        )
+        if incident is None:
+            continue
+        incidents[incident.id] = incident
+        incident.updated_at = now
+        session.add(incident)
+        timeline.record(
+            session, incident, "alert.resolved", actor, f"alert resolved: {alert.title}"[:1000],
+            {"alert_id": alert.id, "fingerprint": alert.fingerprint}, at=clock.tick(),
+        )
+    await session.flush()
+    for incident in incidents.values():
+        if incident.status == "resolved":
+            continue
+        still_firing = (
+            await session.execute(
+                select(func.count())
+                .select_from(Alert)
+                .where(col(Alert.incident_id) == incident.id)
+                .where(col(Alert.status) == "firing")
+            )
+        ).scalar_one()
+        if still_firing == 0:
+            set_status(session, incident, "resolved", SYSTEM, clock.tick())
+            session.add(incident)
+    newest = firing[0]
+    return AlertResult(
+        newest, incidents.get(newest.incident_id) if newest.incident_id else None, "resolved"
+    )

@@ -1,0 +1,269 @@
+"""`POST /webhook/{workspace-slug}/{token}`: the inbound alert webhook.
+
+The door does only transport work: find the workspace by its path token (an unknown slug, a
+wrong token and another workspace's token all get the same 404), enforce the 1 MiB body limit
+(413), check the HMAC signature when the workspace turned signing on (401), then run the
+`ingestAlert` mutation through the executor, with the body as received (`rawBody`), as that
+workspace's webhook Principal, and turn its answer into `202 {accepted, alerts, incidents}` (or
+the 400/422 its userErrors mean, or 503 + Retry-After when the database stayed locked). The
+mutation records the delivery in the same transaction as the alerts; refusals made here are
+recorded here.
+
+Optional: `?source=name` sets the source of alerts that name none; `Idempotency-Key` replays the
+first answer to a retry, as on `POST /v1/alerts`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from gateway.db import Database
+from gateway.http.jsonio import json_response, request_id_of
+from gateway.ingest import deliveries, pipeline, webhook_auth
+from gateway.ingest.deliveries import DeliveryMeta
+from gateway.ingest.errors import RETRY_AFTER_SECONDS, STATUS_FOR_CODE, Unavailable
+from gateway.ingest.webhook_auth import SIGNATURE_HEADER, SignatureError, WebhookTarget
+from gateway.observability import record_webhook_refused
+from gateway.operations import Executor, OperationRefused
+from gateway.timeutil import utcnow
+
+log = logging.getLogger("seliq.webhook")
+
+MAX_BODY_BYTES = 1024 * 1024
+NOT_FOUND_MESSAGE = "no webhook at this URL: check the workspace slug and the token"
+OPERATION_NAME = "WebhookIngest"
+OPERATION = """
+mutation WebhookIngest($input: IngestAlertInput!) {
+  ingestAlert(input: $input) {
+    format
+    replayed
+    results { outcome alert { id } incident { id } }
+    userErrors { field message code }
+  }
+}
+"""
+REST_CODES = {
+    400: "invalid_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    413: "payload_too_large",
+    422: "validation_failed",
+    429: "rate_limited",
+    503: "unavailable",
+}
+# Metric reason (a fixed set) for each refusal status.
+REFUSAL_REASONS = {
+    400: "invalid_payload",
+    401: "bad_signature",
+    404: "not_found",
+    413: "too_large",
+    422: "idempotency_conflict",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def setup_webhook(
+    app: web.Application, *, db: Database, executor: Executor, rate_limit: int = 600
+) -> None:
+    """Serve `POST /webhook/{slug}/{token}` on `app`; each workspace's webhook has its own
+    bucket of `rate_limit` deliveries per minute."""
+    handler = WebhookHandler(db, executor, rate_limit)
+    app.router.add_post("/webhook/{slug}/{token}", handler.handle)
+
+
+class Refusal(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.headers = headers
+
+
+def _error(
+    request: web.Request,
+    status: int,
+    message: str,
+    *,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    error: dict[str, Any] = {
+        "code": REST_CODES.get(status, "internal"),
+        "message": message,
+        "request_id": request_id_of(request),
+    }
+    if field is not None:
+        error["field"] = field
+    return json_response({"error": error}, status=status, headers=headers)
+
+
+class WebhookHandler:
+    def __init__(self, db: Database, executor: Executor, rate_limit: int) -> None:
+        self.db = db
+        self.executor = executor
+        self.rate_limit = rate_limit
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        received_at = utcnow()
+        async with self.db.read() as session:
+            target = await webhook_auth.find_webhook(
+                session, request.match_info["slug"], request.match_info["token"]
+            )
+        if target is None:
+            record_webhook_refused(REFUSAL_REASONS[404])
+            return _error(request, 404, NOT_FOUND_MESSAGE)
+        meta = DeliveryMeta(
+            received_at=received_at,
+            size_bytes=request.content_length or 0,
+            request_id=request_id_of(request),
+        )
+        try:
+            body = await _read_body(request)
+            meta = DeliveryMeta(received_at, len(body), meta.request_id)
+            _check_signature(target, request, body)
+            text = _text(body)
+        except Refusal as refusal:
+            await self._record(target, meta, refusal.status, refusal.message)
+            _count_refusal(target, refusal.status)
+            return _error(
+                request, refusal.status, refusal.message, field=refusal.field,
+                headers=refusal.headers,
+            )
+        return await self._ingest(request, target, meta, text)
+
+    async def _ingest(
+        self, request: web.Request, target: WebhookTarget, meta: DeliveryMeta, text: str
+    ) -> web.Response:
+        variables = {
+            "input": {
+                "rawBody": text,
+                "source": request.query.get("source") or None,
+                "idempotencyKey": request.headers.get("Idempotency-Key"),
+            }
+        }
+        try:
+            outcome = await self.executor.run(
+                OPERATION,
+                variables,
+                OPERATION_NAME,
+                webhook_auth.principal_for(target, meta, self.rate_limit),
+                request_id_of(request),
+            )
+        except OperationRefused as exc:  # e.g. 429 from the rate limiter
+            await self._record(target, meta, exc.status, exc.message)
+            _count_refusal(target, exc.status)
+            # A 429's Retry-After and X-RateLimit-* headers come from the middleware.
+            return _error(request, exc.status, exc.message)
+        errors = outcome.body.get("errors") or []
+        data = (outcome.body.get("data") or {}).get("ingestAlert")
+        if errors or data is None:
+            code = (errors[0].get("extensions") or {}).get("code") if errors else None
+            if code == Unavailable.code:
+                _count_refusal(target, 503)
+                return _error(
+                    request, 503, errors[0]["message"],
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
+            log.error("webhook ingestion failed: %s", errors, extra={"request_id": meta.request_id})
+            await self._record(target, meta, 500, "internal error")
+            _count_refusal(target, 500)
+            return _error(request, 500, "internal error; quote the request id")
+        if data["userErrors"]:
+            first = data["userErrors"][0]
+            status = STATUS_FOR_CODE.get(first["code"], 400)
+            message = "; ".join(err["message"] for err in data["userErrors"])
+            _count_refusal(target, status)
+            return _error(request, status, message, field=first.get("field"))
+        results = data["results"]
+        incidents: dict[str, None] = {}
+        for item in results:
+            if item["incident"]:
+                incidents.setdefault(item["incident"]["id"], None)
+        body = {
+            "accepted": len(results),
+            "alerts": [item["alert"]["id"] for item in results],
+            "incidents": list(incidents),
+            "format": data["format"].lower() if data["format"] else None,
+            "results": [
+                {
+                    "alert": item["alert"]["id"],
+                    "incident": item["incident"]["id"] if item["incident"] else None,
+                    "outcome": item["outcome"].lower(),
+                }
+                for item in results
+            ],
+        }
+        headers = {"Idempotent-Replayed": "true"} if data["replayed"] else None
+        return json_response(body, status=202, headers=headers)
+
+    async def _record(
+        self, target: WebhookTarget, meta: DeliveryMeta, status: int, error: str
+    ) -> None:
+        """Log a refusal made by the door itself. Best effort: a busy database must not turn a
+        clear 4xx into something else."""
+        try:
+            async with pipeline.write_session(self.db) as session:
+                deliveries.record(
+                    session, target.workspace.id, meta, status_code=status, error=error
+                )
+        except Exception:  # the refusal is answered either way
+            log.warning("could not record a webhook delivery", exc_info=True)
+
+
+def _count_refusal(target: WebhookTarget, status: int) -> None:
+    record_webhook_refused(REFUSAL_REASONS.get(status, "internal"), target.workspace.id)
+
+
+async def _read_body(request: web.Request) -> bytes:
+    """The body, refusing more than 1 MiB (413) before reading it when its length is declared,
+    and while streaming it when it is not."""
+    too_large = Refusal(
+        413,
+        f"the body is larger than {MAX_BODY_BYTES} bytes (1 MiB): send fewer alerts per request",
+    )
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise too_large
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        total += len(chunk)
+        if total > MAX_BODY_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_signature(target: WebhookTarget, request: web.Request, body: bytes) -> None:
+    secret = target.workspace.webhook_signing_secret
+    if not secret:
+        return
+    try:
+        webhook_auth.verify_signature(
+            secret, request.headers.get(SIGNATURE_HEADER), body, time.time()
+        )
+    except SignatureError as exc:
+        raise Refusal(401, str(exc)) from None
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Refusal(
+            400, f"the body is not UTF-8 text ({exc.reason} at byte {exc.start}): send JSON",
+            field="payload",
+        ) from None
