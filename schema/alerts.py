@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
@@ -17,6 +17,7 @@ from schema.scalars import JSON
 
 if TYPE_CHECKING:
     from schema.incidents import Incident
+    from schema.summaries import AlertSummary
     from schema.workspaces import Workspace
 
 
@@ -69,8 +70,8 @@ class Alert(Node):
             status=AlertStatus(row.status),
             source=row.source,
             fingerprint=row.fingerprint,
-            labels=row.labels,
-            raw_payload=row.raw_payload,
+            labels=cast(JSON, row.labels),
+            raw_payload=cast(JSON, row.raw_payload),
             occurrences=row.occurrences,
             first_seen_at=row.first_seen_at,
             last_seen_at=row.last_seen_at,
@@ -100,3 +101,15 @@ class Alert(Node):
         row = await info.context.loaders.workspace.load(self.workspace_id)
         assert row is not None
         return Workspace.from_row(row)
+
+    @strawberry.field(
+        description="What fired, where, how bad, how often, which incident, what to check "
+        "first. Only a single alert may call the configured model; in lists it is the cached "
+        "model summary or the built-in one."
+    )
+    async def summary(
+        self, info: Info
+    ) -> Annotated[AlertSummary, strawberry.lazy("schema.summaries")]:
+        from schema.summaries import alert_summary
+
+        return await alert_summary(info, self)

@@ -10,6 +10,8 @@ from strawberry.types import Info as StrawberryInfo
 from gateway.auth import Principal
 from gateway.db import Database
 from gateway.errors import Forbidden
+from gateway.ratelimit import Decision
+from gateway.summaries import Summarizer, default_summarizer
 from schema.loaders import Loaders
 
 
@@ -21,6 +23,10 @@ class Context:
     loaders: Loaders
     # Values resolvers hand back to the HTTP layer (e.g. the REST layer reads `status_hint`).
     response_meta: dict[str, Any] = field(default_factory=dict)
+    # Writes `Alert.summary` (built-in, or the configured model with a fall-back).
+    summarizer: Summarizer = field(default_factory=default_summarizer)
+    # This request's rate-limit decision (set before execution; read by `Query.rateLimit`).
+    rate_limit: Decision | None = None
 
     @property
     def workspace_id(self) -> str:
@@ -32,8 +38,13 @@ class Context:
             raise Forbidden("this API key has the read scope and cannot change data")
 
 
-def make_context(db: Database, principal: Principal, request_id: str) -> Context:
-    return Context(db=db, principal=principal, request_id=request_id, loaders=Loaders(db, principal))
+def make_context(
+    db: Database, principal: Principal, request_id: str, summarizer: Summarizer | None = None
+) -> Context:
+    return Context(
+        db=db, principal=principal, request_id=request_id, loaders=Loaders(db, principal),
+        summarizer=summarizer or default_summarizer(),
+    )
 
 
 Info: TypeAlias = StrawberryInfo[Context, None]

@@ -9,15 +9,16 @@ import strawberry
 
 from gateway import models
 from gateway.incidents import IncidentFilter as DomainIncidentFilter
+from gateway.pagination import page_args
 from schema.context import Info
 from schema.enums import IncidentOrderField, IncidentStatus, OrderDirection, Severity
 from schema.node import Node
-from gateway.pagination import page_args
 from schema.pagination import Connection, connection, enum_values, fixed_count
 
 if TYPE_CHECKING:
     from schema.alerts import Alert
     from schema.notes import Note
+    from schema.sla import IncidentSla
     from schema.timeline import TimelineEvent
     from schema.workspaces import Workspace
 
@@ -92,6 +93,12 @@ class Incident(Node):
         row = await info.context.loaders.workspace.load(self.workspace_id)
         assert row is not None, "an incident's workspace is always one the caller may read"
         return Workspace.from_row(row)
+
+    @strawberry.field(description="Due times and breaches under its workspace's SLA policy.")
+    async def sla(self, info: Info) -> Annotated[IncidentSla, strawberry.lazy("schema.sla")]:
+        from schema.sla import incident_sla
+
+        return await incident_sla(info, self)
 
     @strawberry.field(description="Alerts attached to this incident, newest first.")
     async def alerts(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
@@ -39,7 +39,7 @@ class Report(Node):
             status=ReportStatus(row.status),
             period_start=row.period_start,
             period_end=row.period_end,
-            content=row.content,
+            content=cast(JSON, row.content),
             error=row.error,
             created_at=row.created_at,
             started_at=row.started_at,
@@ -56,3 +56,23 @@ class Report(Node):
         row = await info.context.loaders.workspace.load(self.workspace_id)
         assert row is not None
         return Workspace.from_row(row)
+
+    @strawberry.field(description="The report as Markdown (a short note until it is READY).")
+    async def markdown(self, info: Info) -> str:
+        from gateway.report_render import render_markdown
+
+        return render_markdown(await self._row(info))
+
+    @strawberry.field(
+        description="The report as a self-contained HTML page with an inline SVG chart of "
+        "incidents per day by severity (no JavaScript, no external assets)."
+    )
+    async def html(self, info: Info) -> str:
+        from gateway.report_render import render_html
+
+        return render_html(await self._row(info))
+
+    async def _row(self, info: Info) -> models.Report:
+        row = await info.context.loaders.report.load((self.workspace_id, str(self.id)))
+        assert row is not None
+        return row

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
@@ -36,7 +36,7 @@ class TimelineEvent(Node):
             at=row.at,
             actor=row.actor,
             message=row.message,
-            data=row.data,
+            data=cast(JSON, row.data),
             workspace_id=row.workspace_id,
             incident_id=row.incident_id,
         )

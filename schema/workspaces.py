@@ -16,6 +16,8 @@ from schema.pagination import Connection
 if TYPE_CHECKING:
     from schema.alerts import Alert, AlertFilter
     from schema.incidents import Incident, IncidentFilter, IncidentOrder
+    from schema.ingest import WebhookDelivery
+    from schema.sla import SlaPolicy, SlaSummary
 
 
 @strawberry.type
@@ -76,3 +78,36 @@ class Workspace(Node):
         from schema.lists import alert_connection
 
         return await alert_connection(info, self.id, filter, first, after)
+
+    @strawberry.field(
+        description="Requests to this workspace's webhook URL, newest first: size, format, "
+        "status answered, alerts produced, and why a refused one was refused."
+    )
+    async def webhook_deliveries(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[WebhookDelivery, strawberry.lazy("schema.ingest")]]:
+        from schema.ingest import delivery_connection
+
+        return await delivery_connection(info, self.id, first, after)
+
+    @strawberry.field(description="Acknowledge and resolve targets per severity.")
+    async def sla_policy(self, info: Info) -> Annotated[SlaPolicy, strawberry.lazy("schema.sla")]:
+        from schema.sla import workspace_sla_policy
+
+        return await workspace_sla_policy(info, self.id)
+
+    @strawberry.field(
+        description="SLA figures of the incidents created in [since, until) (default: the last "
+        "30 days, at most 366). With includeChildren, this workspace and every workspace below "
+        "it that the caller may see, pooled."
+    )
+    async def sla_summary(
+        self,
+        info: Info,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_children: bool = False,
+    ) -> Annotated[SlaSummary, strawberry.lazy("schema.sla")]:
+        from schema.sla import workspace_sla_summary
+
+        return await workspace_sla_summary(info, self.id, since, until, include_children)

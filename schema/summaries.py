@@ -1,0 +1,45 @@
+"""GraphQL `AlertSummary` and the resolver behind `Alert.summary`.
+
+Only an alert fetched on its own (`alert(id:)`, `node(id:)`) may call the configured model; an
+alert inside any list (`alerts`, `nodes`, an incident's alerts) gets the cached model summary or
+the built-in text, so a list never makes one model call per row. See `gateway.summaries`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from gateway import summaries
+from schema.context import Info
+
+if TYPE_CHECKING:
+    from schema.alerts import Alert
+
+
+@strawberry.type(description="A short explanation of an alert for the analyst on call.")
+class AlertSummary:
+    text: str
+    generated_by: str = strawberry.field(
+        description="`builtin`, `model:<name>`, or `builtin (fallback: <reason>)` when the "
+        "configured model could not answer."
+    )
+    generated_at: datetime
+
+
+def in_list(info: Info) -> bool:
+    """True when the field is resolved inside a list (its path has an index in it)."""
+    return any(isinstance(key, int) for key in info.path.as_list())
+
+
+async def alert_summary(info: Info, alert: Alert) -> AlertSummary:
+    incident = None
+    if alert.incident_id is not None:
+        incident = await info.context.loaders.incident.load((alert.workspace_id, alert.incident_id))
+    facts = summaries.facts_of(alert, incident)
+    result = await info.context.summarizer.summarize(facts, allow_provider=not in_list(info))
+    return AlertSummary(
+        text=result.text, generated_by=result.generated_by, generated_at=result.generated_at
+    )
