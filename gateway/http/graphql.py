@@ -17,7 +17,7 @@ from gateway.db import Database
 from gateway.errors import DomainError, Unauthenticated
 from gateway.http.jsonio import json_response, request_id_of
 from gateway.http.principal import PRINCIPAL_KEY, principal_for
-from gateway.observability import OPERATION_KEY, graphql_operation_label
+from gateway.observability import OPERATION_KEY, graphql_operation_label, note_query_cost
 from gateway.operations import Executor, OperationRefused
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -25,7 +25,11 @@ STATUS_FOR_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
 
 
 def graphql_error_response(
-    request: web.Request, status: int, message: str, code: str, headers: dict[str, str] | None = None
+    request: web.Request,
+    status: int,
+    message: str,
+    code: str,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
     body = {
         "errors": [
@@ -48,7 +52,10 @@ class GraphQLHandler:
             return web.Response(text=self.graphiql_html, content_type="text/html")
         if request.method not in ("GET", "POST"):
             return graphql_error_response(
-                request, 405, "GraphQL only supports GET and POST", "METHOD_NOT_ALLOWED",
+                request,
+                405,
+                "GraphQL only supports GET and POST",
+                "METHOD_NOT_ALLOWED",
                 {"Allow": "GET, POST"},
             )
         try:
@@ -75,6 +82,7 @@ class GraphQLHandler:
         except OperationRefused as exc:
             headers = {"Allow": "POST"} if exc.status == 405 else None
             return graphql_error_response(request, exc.status, exc.message, exc.code, headers)
+        note_query_cost(request, outcome.body)  # for the access log line
         strict = GRAPHQL_RESPONSE in request.headers.get("Accept", "")
         status = 400 if strict and outcome.not_executed else 200
         content_type = GRAPHQL_RESPONSE if strict else "application/json"
@@ -105,7 +113,9 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
         try:
             raw = orjson.loads(await request.read())
         except orjson.JSONDecodeError:
-            raise OperationRefused("the request body is not valid JSON", 400, "BAD_REQUEST") from None
+            raise OperationRefused(
+                "the request body is not valid JSON", 400, "BAD_REQUEST"
+            ) from None
         if isinstance(raw, list):
             raise OperationRefused(
                 "batched (array) requests are not supported; send one operation per request",

@@ -15,6 +15,8 @@ from aiohttp import web
 
 from gateway.db import StatementCounter, current_counter
 from gateway.http.jsonio import REQUEST_ID_KEY, rest_error
+from gateway.observability import RequestObserver
+from gateway.ratelimit import Decision, current_decision
 
 log = logging.getLogger("seliq.http")
 
@@ -45,12 +47,19 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     request[REQUEST_ID_KEY] = request_id
     counter = StatementCounter()
     token = current_counter.set(counter)
-    try:
-        response = await _respond(request, handler)
-    finally:
-        current_counter.reset(token)
+    decisions: list[Decision] = []
+    decision_token = current_decision.set(decisions)
+    with RequestObserver(request, counter) as observed:  # metrics + the seliq.access log line
+        try:
+            response = await _respond(request, handler)
+        finally:
+            current_counter.reset(token)
+            current_decision.reset(decision_token)
+        observed.status = response.status
     if not response.prepared:
         response.headers["X-Request-ID"] = request_id
+        if decisions:
+            response.headers.update(decisions[-1].headers())
         if request.app.get(DEBUG_HEADERS_KEY, False):
             response.headers["X-Seliq-SQL-Statements"] = str(counter.count)
     return response

@@ -1,0 +1,155 @@
+"""Structured logs: one JSON line per request on `seliq.access`, carrying the request id the
+response carried, and never a key, token, query string or body."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from gateway.app import create_app
+from gateway.db import Database
+from gateway.observability import JsonFormatter, configure_logging, iter_log_lines, redact
+from gateway.settings import Settings, load_settings
+from tests.conftest import Server, Tenants
+from tests.observability.helpers import running
+
+
+class Logs:
+    def __init__(self, stream: io.StringIO) -> None:
+        self.stream = stream
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def lines(self) -> list[dict[str, Any]]:
+        # Every line the handler wrote must be one JSON object.
+        raw = [line for line in self.text.splitlines() if line]
+        parsed = [orjson.loads(line) for line in raw]
+        assert all(isinstance(entry, dict) for entry in parsed)
+        return parsed
+
+    def access(self, request_id: str) -> dict[str, Any]:
+        found = [
+            e for e in self.lines()
+            if e["logger"] == "seliq.access" and e.get("request_id") == request_id
+        ]
+        assert len(found) == 1, self.text
+        return found[0]
+
+
+@pytest.fixture
+def logs() -> Iterator[Logs]:
+    """The process logging as `seliq-gateway serve` sets it up, written to a buffer."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    yield Logs(stream)
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+
+
+async def test_access_line_is_json_with_the_response_request_id(
+    server: Server, tenants: Tenants, logs: Logs
+) -> None:
+    query = "query OpenIncidents($n: Int) { incidents(first: $n) { totalCount } }"
+    body = await server.graphql(query, {"n": 2}, key=tenants.mssp.key, workspace="acme")
+    request_id = body["_headers"]["X-Request-ID"]
+
+    line = logs.access(request_id)
+    assert line["level"] == "info"
+    assert line["msg"] == "request"
+    assert line["ts"].endswith("Z")
+    assert line["method"] == "POST"
+    assert line["route"] == "/graphql"
+    assert line["operation"] == "OpenIncidents"
+    assert line["status"] == 200
+    assert isinstance(line["duration_ms"], float | int) and line["duration_ms"] >= 0
+    assert line["workspace_id"] == tenants.acme.id  # the workspace acted on
+    assert line["key_id"].startswith("key_")
+    assert line["sql_statements"] >= 1
+    assert isinstance(line["cost"], int) and line["cost"] >= 1  # the executor's query cost
+    assert list(line)[:6] == ["ts", "level", "logger", "msg", "request_id", "method"]
+    assert tenants.mssp.key not in logs.text
+    assert "totalCount" not in logs.text  # no query text, variables or response body
+
+
+async def test_no_secret_reaches_the_logs(server: Server, tenants: Tenants, logs: Logs) -> None:
+    bad_key = "seliq_" + "k" * 43
+    await server.graphql("{ incidents { totalCount } }", key=bad_key, expect_status=401)
+    token = "whk_" + "t" * 43
+    async with server.http.post(f"{server.url}/webhook/acme/{token}", json={"x": 1}) as response:
+        assert response.status == 404
+        webhook_id = response.headers["X-Request-ID"]
+    async with server.http.get(
+        f"{server.url}/graphql",
+        params={"query": "{ incidents { totalCount } }"},
+        headers={"Authorization": f"Bearer {tenants.acme.key}", "X-Request-ID": "client-id-1"},
+    ) as response:
+        assert response.status == 200
+        assert response.headers["X-Request-ID"] == "client-id-1"
+
+    assert logs.access(webhook_id)["route"] == "/webhook/{slug}/{token}"
+    get_line = logs.access("client-id-1")
+    assert get_line["operation"] == "<anonymous>"
+    assert get_line["method"] == "GET"
+    for secret in (bad_key, token, tenants.acme.key, "incidents {"):
+        assert secret not in logs.text
+
+
+async def test_unexpected_errors_are_logged_with_the_request_id(
+    settings: Settings, db: Database, logs: Logs
+) -> None:
+    app = create_app(settings, db=db)
+
+    async def boom(request: web.Request) -> web.Response:
+        raise RuntimeError("kaboom")
+
+    app.router.add_get("/boom", boom)
+    async with running(app) as (url, http), http.get(f"{url}/boom") as response:
+        assert response.status == 500
+        request_id = response.headers["X-Request-ID"]
+    access = logs.access(request_id)
+    assert access["level"] == "error"
+    assert access["status"] == 500
+    errors = [e for e in logs.lines() if e["logger"] == "seliq.http"]
+    assert errors and errors[0]["request_id"] == request_id
+    assert "RuntimeError: kaboom" in errors[0]["exc"]
+
+
+async def test_log_level_setting(
+    server: Server, logs: Logs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SELIQ_LOG_LEVEL", "warning")
+    configure_logging(load_settings().log_level, stream=logs.stream)
+    async with server.http.get(f"{server.url}/healthz") as response:
+        assert response.status == 200
+    assert "seliq.access" not in logs.text
+
+    configure_logging("DEBUG", stream=logs.stream)  # probes and scrapes are DEBUG lines
+    async with server.http.get(f"{server.url}/healthz") as response:
+        request_id = response.headers["X-Request-ID"]
+    assert logs.access(request_id)["level"] == "debug"
+    # Reconfiguring replaced the handler instead of adding a second one.
+    assert len(logs.text.splitlines()) == len(set(logs.text.splitlines()))
+
+
+def test_formatter_masks_anything_shaped_like_a_secret() -> None:
+    key = "seliq_" + "A1b2-C3_d4" * 5
+    record = logging.LogRecord(
+        "seliq.test", logging.WARNING, __file__, 1, "got %s and %s", (key, "Bearer abc.def"), None
+    )
+    record.detail = {"token": "whk_" + "z" * 43}
+    line = JsonFormatter().format(record)
+    entry = orjson.loads(line)
+    assert entry["msg"] == "got seliq_[redacted] and Bearer [redacted]"
+    assert entry["detail"] == {"token": "whk_[redacted]"}
+    assert redact("seliq.access seliq_abcd") == "seliq.access seliq_abcd"  # short: not a secret
+    assert list(iter_log_lines(f"banner\n{line}\n")) == [entry]
