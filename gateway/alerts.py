@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from gateway.errors import NotFound
 from gateway.models import Alert
@@ -26,21 +27,21 @@ class AlertFilter:
 
 
 def _filtered(workspace_id: str, flt: AlertFilter) -> Select[Any]:
-    stmt = select(Alert).where(Alert.workspace_id == workspace_id)
+    stmt = select(Alert).where(col(Alert.workspace_id) == workspace_id)
     if flt.status:
-        stmt = stmt.where(Alert.status.in_(flt.status))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Alert.status).in_(flt.status))
     if flt.severity:
-        stmt = stmt.where(Alert.severity.in_(flt.severity))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Alert.severity).in_(flt.severity))
     if flt.source is not None:
-        stmt = stmt.where(Alert.source == flt.source)
+        stmt = stmt.where(col(Alert.source) == flt.source)
     if flt.incident_id is not None:
-        stmt = stmt.where(Alert.incident_id == flt.incident_id)
+        stmt = stmt.where(col(Alert.incident_id) == flt.incident_id)
     if flt.query:
         pattern = like_pattern(flt.query)
         stmt = stmt.where(
             or_(
-                Alert.title.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
-                Alert.description.ilike(pattern, escape="\\"),  # type: ignore[union-attr]
+                col(Alert.title).ilike(pattern, escape="\\"),
+                col(Alert.description).ilike(pattern, escape="\\"),
             )
         )
     return stmt
@@ -65,8 +66,8 @@ async def alerts_by_ids(
     if not wanted:
         return {}
     stmt = select(Alert).where(
-        Alert.workspace_id == workspace_id,
-        Alert.id.in_(wanted),  # type: ignore[attr-defined]
+        col(Alert.workspace_id) == workspace_id,
+        col(Alert.id).in_(wanted),
     )
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
@@ -82,7 +83,7 @@ async def pages_for_incidents(
     session: AsyncSession, workspace_id: str, incident_ids: list[str], args: PageArgs
 ) -> dict[str, Page[Alert]]:
     """The same page of alerts of many incidents, in one statement."""
-    stmt = select(Alert).where(Alert.workspace_id == workspace_id)
+    stmt = select(Alert).where(col(Alert.workspace_id) == workspace_id)
     return await limited_per_parent(
         session, stmt, Alert, Alert.incident_id, incident_ids, ALERT_SORT, args
     )

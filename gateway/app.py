@@ -7,11 +7,16 @@ import logging
 
 from aiohttp import web
 
+from gateway import report_worker, sla_sweeper, summaries
 from gateway.db import Database
 from gateway.http.graphql import GraphQLHandler
-from gateway.http.health import DB_KEY, healthz, readyz
+from gateway.http.health import DB_KEY, LIMITER_KEY, healthz, readyz
 from gateway.http.middleware import DEBUG_HEADERS_KEY, request_context
+from gateway.observability import add_metrics
+from gateway.ratelimit import Limiter, LocalLimiter
 from gateway.settings import Settings
+from gateway.summaries import Summarizer
+from rest_compat import setup_rest
 from schema.executor import GraphQLExecutor
 
 log = logging.getLogger("seliq")
@@ -40,6 +45,14 @@ def graphiql_page(settings: Settings) -> str | None:
     return render_graphiql_page(default_query=DEFAULT_QUERY)
 
 
+def build_limiter(settings: Settings) -> Limiter:
+    if settings.redis_url:
+        from gateway.ratelimit_redis import RedisLimiter
+
+        return RedisLimiter(settings.redis_url)
+    return LocalLimiter()
+
+
 def create_app(settings: Settings, db: Database | None = None) -> web.Application:
     """Build the application. `db` may be passed in to share an engine (tests, benchmarks)."""
     database = db or Database(settings.database_url)
@@ -47,13 +60,27 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     app[SETTINGS_KEY] = settings
     app[DB_KEY] = database
     app[DEBUG_HEADERS_KEY] = settings.debug_headers
-    executor = GraphQLExecutor(database)
+    summarizer = Summarizer.from_settings(settings)
+    limiter = build_limiter(settings)
+    app[LIMITER_KEY] = limiter
+    executor = GraphQLExecutor(database, limiter, summarizer=summarizer)
     app[EXECUTOR_KEY] = executor
+    # Background work (issue 6), stopped before the database closes: SLA sweeper, report worker.
+    app.cleanup_ctx.append(summaries.lifecycle(summarizer))
+    app.cleanup_ctx.append(sla_sweeper.lifecycle(database, settings.sla_sweep_seconds))
+    app.cleanup_ctx.append(report_worker.lifecycle(database, settings.report_poll_seconds))
 
     graphql = GraphQLHandler(database, executor, graphiql_page(settings))
-    app.router.add_route("*", "/graphql", graphql)
+    app.router.add_route("*", "/graphql", graphql.handle)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    from rest_compat.webhook import setup_webhook
+
+    setup_webhook(
+        app, db=database, executor=executor, rate_limit=settings.webhook_rate_limit
+    )  # POST /webhook/{slug}/{token}
+    setup_rest(app, db=database, executor=executor)  # /v1/... and /v1/openapi.json
+    add_metrics(app, database, per_workspace=settings.metrics_per_workspace)  # GET /metrics
     if settings.graphiql:
         try:
             from gateway.graphiql import add_graphiql_assets

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from gateway import ids
 from gateway.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from gateway.models import KEY_SCOPES, ApiKey, Workspace
+from gateway.ratelimit import limit_for
 from gateway.timeutil import utcnow
 from gateway.workspaces import descendant_ids, find_workspace
 
@@ -46,6 +48,11 @@ class Principal:
     acting_workspace_id: str
     # The own workspace and every workspace below it: what this key may ever act on.
     permitted_workspace_ids: frozenset[str]
+    # Units per minute of the key's own workspace (its tier, or its custom enterprise number).
+    rate_limit: int = 60
+    # Which bucket requests are charged to: "api", or "webhook" (its own, so an alert storm
+    # cannot starve API callers).
+    rate_bucket: str = "api"
 
     @property
     def can_write(self) -> bool:
@@ -78,12 +85,17 @@ async def authenticate(
     if token is None:
         raise Unauthenticated("missing API key: send `Authorization: Bearer <key>`")
     digest = hash_secret(token)
-    key = (
-        await session.execute(select(ApiKey).where(ApiKey.secret_hash == digest))
-    ).scalar_one_or_none()
-    if key is None or key.revoked_at is not None or not hmac.compare_digest(
-        key.secret_hash, digest
-    ):
+    found = (
+        await session.execute(
+            select(ApiKey, col(Workspace.tier), col(Workspace.rate_limit_per_minute))
+            .join(Workspace, col(Workspace.id) == col(ApiKey.workspace_id))
+            .where(col(ApiKey.secret_hash) == digest)
+        )
+    ).one_or_none()
+    if found is None:
+        raise Unauthenticated("invalid or revoked API key")
+    key, tier, custom_limit = found
+    if key.revoked_at is not None or not hmac.compare_digest(key.secret_hash, digest):
         raise Unauthenticated("invalid or revoked API key")
     permitted = frozenset(await descendant_ids(session, key.workspace_id))
     acting = key.workspace_id
@@ -99,6 +111,7 @@ async def authenticate(
         own_workspace_id=key.workspace_id,
         acting_workspace_id=acting,
         permitted_workspace_ids=permitted,
+        rate_limit=limit_for(tier, custom_limit),
     )
 
 
@@ -123,7 +136,7 @@ async def create_key(
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
-    return list((await session.execute(select(ApiKey).order_by(ApiKey.created_at))).scalars())
+    return list((await session.execute(select(ApiKey).order_by(col(ApiKey.created_at)))).scalars())
 
 
 async def revoke_key(session: AsyncSession, key_id: str) -> ApiKey:

@@ -23,17 +23,42 @@ MSSP_INCIDENTS = 6
 
 SCENARIOS = (
     ("prometheus", "HighCPUUsage", "CPU usage above 90% on {host}", "node_cpu", ("web", "db")),
-    ("prometheus", "DiskWillFillIn4Hours", "Disk {disk} on {host} will fill within 4 hours",
-     "disk", ("db", "storage")),
+    (
+        "prometheus",
+        "DiskWillFillIn4Hours",
+        "Disk {disk} on {host} will fill within 4 hours",
+        "disk",
+        ("db", "storage"),
+    ),
     ("grafana", "HTTP 5xx ratio high", "5xx ratio above 5% for {service}", "http", ("api",)),
-    ("wazuh", "Multiple authentication failures", "Repeated failed SSH logins on {host}",
-     "auth", ("bastion", "web")),
-    ("crowdstrike", "Suspicious PowerShell execution", "Encoded PowerShell launched on {host}",
-     "edr", ("laptop", "win")),
-    ("suricata", "ET SCAN Nmap scripting engine", "Port scan from {ip} against {host}",
-     "ids", ("edge", "fw")),
-    ("guardduty", "Unusual IAM API activity", "Console login from new country for {user}",
-     "cloud", ("aws",)),
+    (
+        "wazuh",
+        "Multiple authentication failures",
+        "Repeated failed SSH logins on {host}",
+        "auth",
+        ("bastion", "web"),
+    ),
+    (
+        "crowdstrike",
+        "Suspicious PowerShell execution",
+        "Encoded PowerShell launched on {host}",
+        "edr",
+        ("laptop", "win"),
+    ),
+    (
+        "suricata",
+        "ET SCAN Nmap scripting engine",
+        "Port scan from {ip} against {host}",
+        "ids",
+        ("edge", "fw"),
+    ),
+    (
+        "guardduty",
+        "Unusual IAM API activity",
+        "Console login from new country for {user}",
+        "cloud",
+        ("aws",),
+    ),
 )
 ANALYSTS = ("maria.lopez", "sam.okafor", "li.wei", "ana.costa")
 NOTES = (
@@ -58,7 +83,10 @@ async def seed(session: AsyncSession) -> dict[str, Workspace]:
     rng = random.Random(20261127)
     now = utcnow()
     mssp = await create_workspace(
-        session, slug=MSSP_SLUG, name="Northwind Security (MSSP)", tier="enterprise",
+        session,
+        slug=MSSP_SLUG,
+        name="Northwind Security (MSSP)",
+        tier="enterprise",
         rate_limit=1200,
     )
     created = {MSSP_SLUG: mssp}
@@ -94,7 +122,10 @@ async def _incident(
     source, name, template, _, hosts = rng.choice(SCENARIOS)
     host = f"{rng.choice(hosts)}-{rng.randint(1, 12):02d}.{workspace.slug}.internal"
     details = {
-        "host": host, "disk": "/var", "service": "checkout-api", "ip": f"203.0.113.{rng.randint(2, 250)}",
+        "host": host,
+        "disk": "/var",
+        "service": "checkout-api",
+        "ip": f"203.0.113.{rng.randint(2, 250)}",
         "user": rng.choice(ANALYSTS),
     }
     age = now - created_at
@@ -118,7 +149,13 @@ async def _incident(
     session.add(incident)
     await session.flush()
     timeline.record(
-        session, incident, "incident.created", "system", f"opened by alert {name}", {}, at=created_at
+        session,
+        incident,
+        "incident.created",
+        "system",
+        f"opened by alert {name}",
+        {},
+        at=created_at,
     )
     alert_total = rng.randint(2, 8)
     last_at = created_at
@@ -150,23 +187,38 @@ async def _incident(
         )
         alerts.append(alert)
         timeline.record(
-            session, incident, "alert.attached", "system", f"alert {alert.title} attached",
-            {"alert_id": alert.id}, at=seen,
+            session,
+            incident,
+            "alert.attached",
+            "system",
+            f"alert {alert.title} attached",
+            {"alert_id": alert.id},
+            at=seen,
         )
         last_at = max(last_at, seen)
     incident.alert_count = alert_total
     if highest != "info":
         timeline.record(
-            session, incident, "severity.changed", "system", f"severity info → {highest}",
-            {"from": "info", "to": highest}, at=created_at,
+            session,
+            incident,
+            "severity.changed",
+            "system",
+            f"severity info → {highest}",
+            {"from": "info", "to": highest},
+            at=created_at,
         )
     incident.severity = highest
     actor = f"key:{rng.choice(ANALYSTS)}"
     if rng.random() < 0.6:
         incident.assignee = rng.choice(ANALYSTS)
         timeline.record(
-            session, incident, "assignee.changed", actor, f"assigned to {incident.assignee}",
-            {"from": None, "to": incident.assignee}, at=last_at + timedelta(minutes=1),
+            session,
+            incident,
+            "assignee.changed",
+            actor,
+            f"assigned to {incident.assignee}",
+            {"from": None, "to": incident.assignee},
+            at=last_at + timedelta(minutes=1),
         )
     moment = last_at + timedelta(minutes=rng.randint(2, 40))
     if status in ("acknowledged", "resolved"):
@@ -174,19 +226,33 @@ async def _incident(
         incident.status = "acknowledged"
         incident.acknowledged_at = moment
         timeline.record(
-            session, incident, "status.changed", actor, "triggered → acknowledged",
-            {"from": "triggered", "to": "acknowledged"}, at=moment,
+            session,
+            incident,
+            "status.changed",
+            actor,
+            "triggered → acknowledged",
+            {"from": "triggered", "to": "acknowledged"},
+            at=moment,
         )
     if rng.random() < 0.5:
         note_at = min(moment + timedelta(minutes=rng.randint(1, 30)), now)
         note = Note(
-            id=ids.new_id(ids.NOTE), workspace_id=workspace.id, incident_id=incident.id,
-            body=rng.choice(NOTES), author=actor.removeprefix("key:"), created_at=note_at,
+            id=ids.new_id(ids.NOTE),
+            workspace_id=workspace.id,
+            incident_id=incident.id,
+            body=rng.choice(NOTES),
+            author=actor.removeprefix("key:"),
+            created_at=note_at,
         )
         session.add(note)
         timeline.record(
-            session, incident, "note.added", actor, f"note by {note.author}",
-            {"note_id": note.id, "author": note.author}, at=note_at,
+            session,
+            incident,
+            "note.added",
+            actor,
+            f"note by {note.author}",
+            {"note_id": note.id, "author": note.author},
+            at=note_at,
         )
         moment = max(moment, note_at)
     if status == "resolved":
@@ -197,8 +263,13 @@ async def _incident(
         incident.status = "resolved"
         incident.resolved_at = resolved_at
         timeline.record(
-            session, incident, "status.changed", actor, "acknowledged → resolved",
-            {"from": "acknowledged", "to": "resolved"}, at=resolved_at,
+            session,
+            incident,
+            "status.changed",
+            actor,
+            "acknowledged → resolved",
+            {"from": "acknowledged", "to": "resolved"},
+            at=resolved_at,
         )
         moment = resolved_at
     incident.updated_at = max(moment, last_at)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from gateway import ids, timeline
 from gateway.errors import Conflict, InvalidInput, NotFound
@@ -54,21 +55,21 @@ class IncidentFilter:
 
 
 def _filtered(workspace_id: str, flt: IncidentFilter) -> Select[Any]:
-    stmt = select(Incident).where(Incident.workspace_id == workspace_id)
+    stmt = select(Incident).where(col(Incident.workspace_id) == workspace_id)
     if flt.status:
-        stmt = stmt.where(Incident.status.in_(flt.status))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Incident.status).in_(flt.status))
     if flt.severity:
-        stmt = stmt.where(Incident.severity.in_(flt.severity))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Incident.severity).in_(flt.severity))
     if flt.assignee is not None:
-        stmt = stmt.where(Incident.assignee == flt.assignee)
+        stmt = stmt.where(col(Incident.assignee) == flt.assignee)
     if flt.query:
         stmt = stmt.where(
-            Incident.title.ilike(like_pattern(flt.query), escape="\\")  # type: ignore[attr-defined]
+            col(Incident.title).ilike(like_pattern(flt.query), escape="\\")
         )
     if flt.created_after is not None:
-        stmt = stmt.where(Incident.created_at >= flt.created_after)
+        stmt = stmt.where(col(Incident.created_at) >= flt.created_after)
     if flt.created_before is not None:
-        stmt = stmt.where(Incident.created_at < flt.created_before)
+        stmt = stmt.where(col(Incident.created_at) < flt.created_before)
     return stmt
 
 
@@ -96,8 +97,8 @@ async def incidents_by_ids(
     if not wanted:
         return {}
     stmt = select(Incident).where(
-        Incident.workspace_id == workspace_id,
-        Incident.id.in_(wanted),  # type: ignore[attr-defined]
+        col(Incident.workspace_id) == workspace_id,
+        col(Incident.id).in_(wanted),
     )
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
@@ -247,7 +248,7 @@ async def add_note(
 async def notes_for_incidents(
     session: AsyncSession, workspace_id: str, incident_ids: list[str], args: PageArgs
 ) -> dict[str, Page[Note]]:
-    stmt = select(Note).where(Note.workspace_id == workspace_id)
+    stmt = select(Note).where(col(Note.workspace_id) == workspace_id)
     return await limited_per_parent(
         session, stmt, Note, Note.incident_id, incident_ids, NOTE_SORT, args
     )
@@ -258,7 +259,7 @@ async def notes_by_ids(
 ) -> dict[str, Note]:
     if not wanted:
         return {}
-    stmt = select(Note).where(Note.workspace_id == workspace_id, Note.id.in_(wanted))  # type: ignore[attr-defined]
+    stmt = select(Note).where(col(Note.workspace_id) == workspace_id, col(Note.id).in_(wanted))
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 
@@ -289,10 +290,10 @@ async def note_counts_for_incidents(
     session: AsyncSession, workspace_id: str, incident_ids: list[str]
 ) -> dict[str, int]:
     stmt = (
-        select(Note.incident_id, func.count())
-        .where(Note.workspace_id == workspace_id)
-        .where(Note.incident_id.in_(incident_ids))  # type: ignore[attr-defined]
-        .group_by(Note.incident_id)
+        select(col(Note.incident_id), func.count())
+        .where(col(Note.workspace_id) == workspace_id)
+        .where(col(Note.incident_id).in_(incident_ids))
+        .group_by(col(Note.incident_id))
     )
     counts = {incident_id: 0 for incident_id in incident_ids}
     for incident_id, count in (await session.execute(stmt)).all():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,8 +26,26 @@ class Settings(BaseSettings):
     # Adds X-Seliq-SQL-Statements to responses: tests and benchmarks count statements with it.
     debug_headers: bool = False
     log_level: str = "INFO"
+    # Adds a `workspace` label to the metrics at /metrics (one series per workspace: opt-in).
+    metrics_per_workspace: bool = False
+    # Webhook deliveries per minute per workspace (its own bucket, apart from API calls).
+    webhook_rate_limit: int = Field(600, ge=1)
+    # Redis for rate-limit buckets shared by several gateway processes; unset: in-process.
+    redis_url: str | None = None
     # Public base URL used when printing webhook URLs; default http://{host}:{port}.
     public_url: str | None = None
+    # SLAs, AI summaries and reports (issue 6).
+    # Seconds between SLA sweeps (writing `sla.breached` events); 0 turns the sweeper off.
+    sla_sweep_seconds: float = Field(30, ge=0)
+    # Seconds between looks at the report queue; 0 turns this process's report worker off.
+    report_poll_seconds: float = Field(1.0, ge=0)
+    # OpenAI-compatible chat-completions provider for alert summaries (base URL such as
+    # https://api.openai.com/v1 or http://127.0.0.1:11434/v1); unset means the built-in one.
+    summary_url: str | None = None
+    summary_model: str | None = None
+    summary_api_key: SecretStr | None = None
+    summary_timeout_seconds: float = Field(10, gt=0, le=120)
+    summary_cache_size: int = Field(2048, ge=0)
 
     @field_validator("database_url")
     @classmethod

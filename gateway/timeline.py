@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from gateway import ids
 from gateway.models import EVENT_TYPES, Incident, TimelineEvent
@@ -50,7 +51,8 @@ async def list_for_incident(
     session: AsyncSession, workspace_id: str, incident_id: str, args: PageArgs
 ) -> Page[TimelineEvent]:
     stmt = select(TimelineEvent).where(
-        TimelineEvent.workspace_id == workspace_id, TimelineEvent.incident_id == incident_id
+        col(TimelineEvent.workspace_id) == workspace_id,
+        col(TimelineEvent.incident_id) == incident_id,
     )
     rows = (await session.execute(apply_keyset(stmt, TIMELINE_SORT, args))).scalars().all()
     return make_page(rows, TIMELINE_SORT, args)
@@ -60,7 +62,7 @@ async def pages_for_incidents(
     session: AsyncSession, workspace_id: str, incident_ids: list[str], args: PageArgs
 ) -> dict[str, Page[TimelineEvent]]:
     """The same page of the timeline of many incidents, in one statement."""
-    stmt = select(TimelineEvent).where(TimelineEvent.workspace_id == workspace_id)
+    stmt = select(TimelineEvent).where(col(TimelineEvent.workspace_id) == workspace_id)
     return await limited_per_parent(
         session, stmt, TimelineEvent, TimelineEvent.incident_id, incident_ids, TIMELINE_SORT, args
     )
@@ -70,10 +72,10 @@ async def counts_for_incidents(
     session: AsyncSession, workspace_id: str, incident_ids: list[str]
 ) -> dict[str, int]:
     stmt = (
-        select(TimelineEvent.incident_id, func.count())
-        .where(TimelineEvent.workspace_id == workspace_id)
-        .where(TimelineEvent.incident_id.in_(incident_ids))  # type: ignore[attr-defined]
-        .group_by(TimelineEvent.incident_id)
+        select(col(TimelineEvent.incident_id), func.count())
+        .where(col(TimelineEvent.workspace_id) == workspace_id)
+        .where(col(TimelineEvent.incident_id).in_(incident_ids))
+        .group_by(col(TimelineEvent.incident_id))
     )
     counts = {incident_id: 0 for incident_id in incident_ids}
     for incident_id, count in (await session.execute(stmt)).all():
@@ -87,7 +89,7 @@ async def events_by_ids(
     if not wanted:
         return {}
     stmt = select(TimelineEvent).where(
-        TimelineEvent.workspace_id == workspace_id,
-        TimelineEvent.id.in_(wanted),  # type: ignore[attr-defined]
+        col(TimelineEvent.workspace_id) == workspace_id,
+        col(TimelineEvent.id).in_(wanted),
     )
     return {row.id: row for row in (await session.execute(stmt)).scalars()}

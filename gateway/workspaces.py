@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from gateway import ids
 from gateway.errors import InvalidInput
@@ -22,11 +23,11 @@ WORKSPACE_SORT = SortKey(
 async def descendant_ids(session: AsyncSession, root_id: str) -> list[str]:
     """`root_id` and every workspace below it, in one recursive query."""
     tree = (
-        select(Workspace.id.label("id"))  # type: ignore[attr-defined]
-        .where(Workspace.id == root_id)
+        select(col(Workspace.id).label("id"))
+        .where(col(Workspace.id) == root_id)
         .cte("tree", recursive=True)
     )
-    tree = tree.union_all(select(Workspace.id).where(Workspace.parent_id == tree.c.id))
+    tree = tree.union_all(select(col(Workspace.id)).where(col(Workspace.parent_id) == tree.c.id))
     result = await session.execute(select(tree.c.id))
     return [row[0] for row in result]
 
@@ -34,22 +35,22 @@ async def find_workspace(
     session: AsyncSession, ref: str, permitted_ids: frozenset[str] | None
 ) -> Workspace | None:
     """A workspace by id or slug, or None; with `permitted_ids`, only among those."""
-    column: Any = Workspace.id if ids.prefix_of(ref) == ids.WORKSPACE else Workspace.slug
+    column: Any = col(Workspace.id) if ids.prefix_of(ref) == ids.WORKSPACE else col(Workspace.slug)
     stmt = select(Workspace).where(column == ref)
     if permitted_ids is not None:
-        stmt = stmt.where(Workspace.id.in_(permitted_ids))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Workspace.id).in_(permitted_ids))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 async def workspaces_by_ids(session: AsyncSession, wanted: list[str]) -> list[Workspace]:
     if not wanted:
         return []
-    stmt = select(Workspace).where(Workspace.id.in_(wanted))  # type: ignore[attr-defined]
+    stmt = select(Workspace).where(col(Workspace.id).in_(wanted))
     return list((await session.execute(stmt)).scalars())
 
 async def list_workspaces(
     session: AsyncSession, permitted_ids: frozenset[str], args: PageArgs
 ) -> Page[Workspace]:
-    stmt = select(Workspace).where(Workspace.id.in_(permitted_ids))  # type: ignore[attr-defined]
+    stmt = select(Workspace).where(col(Workspace.id).in_(permitted_ids))
     rows = (await session.execute(apply_keyset(stmt, WORKSPACE_SORT, args))).scalars().all()
     return make_page(rows, WORKSPACE_SORT, args)
 
@@ -59,9 +60,9 @@ async def children_of(
     """Children of each parent, limited to `permitted_ids` (one statement for all parents)."""
     stmt = (
         select(Workspace)
-        .where(Workspace.parent_id.in_(parent_ids))  # type: ignore[union-attr]
-        .where(Workspace.id.in_(permitted_ids))  # type: ignore[attr-defined]
-        .order_by(Workspace.created_at, Workspace.id)
+        .where(col(Workspace.parent_id).in_(parent_ids))
+        .where(col(Workspace.id).in_(permitted_ids))
+        .order_by(col(Workspace.created_at), col(Workspace.id))
     )
     grouped: dict[str, list[Workspace]] = {parent: [] for parent in parent_ids}
     for row in (await session.execute(stmt)).scalars():
@@ -107,5 +108,5 @@ async def create_workspace(
     return workspace
 
 async def all_workspaces(session: AsyncSession) -> list[Workspace]:
-    stmt = select(Workspace).order_by(Workspace.created_at, Workspace.id)
+    stmt = select(Workspace).order_by(col(Workspace.created_at), col(Workspace.id))
     return list((await session.execute(stmt)).scalars())

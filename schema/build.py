@@ -13,19 +13,28 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult
 
 from gateway.errors import DomainError
 from schema.alerts import Alert
 from schema.context import Context
 from schema.incidents import Incident
+from schema.limits import Limits
 from schema.mutations import Mutation
 from schema.notes import Note
 from schema.query import Query
 from schema.reports import Report
 from schema.scalars import DATETIME
+from schema.sla import SlaMutation
 from schema.timeline import TimelineEvent
 from schema.workspaces import Workspace
 
@@ -39,13 +48,20 @@ class SeliqSchema(strawberry.Schema):
         """Strawberry logs every error here; `format_error` logs only the unexpected ones."""
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(limits: Limits | None = None) -> strawberry.Schema:
+    limits = limits or Limits()
     return SeliqSchema(
         query=Query,
-        mutation=Mutation,
+        mutation=merge_types("Mutation", (Mutation, SlaMutation)),
         types=[Incident, Alert, TimelineEvent, Note, Report, Workspace],
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME}),
-        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        extensions=[
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        ],
     )
 
 

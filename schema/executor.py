@@ -15,18 +15,62 @@ from strawberry.types.graphql import OperationType
 
 from gateway.auth import Principal
 from gateway.db import Database
+from gateway.observability import record_rate_limited
 from gateway.operations import OperationRefused, Outcome
-from schema.build import build_schema, result_to_json
+from gateway.ratelimit import Decision, Limiter, LocalLimiter, RateLimited, remember
+from gateway.summaries import Summarizer
+from schema.build import build_schema, format_error, result_to_json
 from schema.context import make_context
+from schema.limits import (
+    Estimate,
+    LimitExceeded,
+    Limits,
+    analyse,
+    as_graphql_error,
+    check_text,
+    parse_document,
+)
 
 QUERY_ONLY = frozenset({OperationType.QUERY})
 ALL_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
 class GraphQLExecutor:
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self, db: Database, limiter: Limiter | None = None, limits: Limits | None = None,
+        summarizer: Summarizer | None = None,
+    ) -> None:
         self.db = db
-        self.schema = build_schema()
+        self.summarizer = summarizer
+        self.limits = limits or Limits()
+        self.schema = build_schema(self.limits)
+        self.limiter = limiter or LocalLimiter()
+
+    def _estimate(
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None
+    ) -> Estimate | list[GraphQLError]:
+        """Limits that can be checked without running anything: text size, syntax (with the
+        token limit), nesting, page sizes, list sizes, estimated nodes."""
+        try:
+            check_text(query, self.limits)
+            document = parse_document(query, self.limits.max_tokens)
+            return analyse(
+                self.schema._schema, document, operation_name, variables, self.limits
+            )
+        except LimitExceeded as exc:
+            return [as_graphql_error(exc)]
+        except GraphQLError as exc:
+            return [exc]
+
+    async def _charge(self, principal: Principal, cost: int) -> Decision:
+        decision = await self.limiter.charge(
+            f"{principal.rate_bucket}:{principal.own_workspace_id}", principal.rate_limit, cost
+        )
+        remember(decision)
+        if not decision.allowed:
+            record_rate_limited(bucket=principal.rate_bucket)
+            raise OperationRefused(str(RateLimited(decision)), 429, "RATE_LIMITED")
+        return decision
 
     async def run(
         self,
@@ -38,7 +82,13 @@ class GraphQLExecutor:
         *,
         allow_mutations: bool = True,
     ) -> Outcome:
-        context = make_context(self.db, principal, request_id)
+        context = make_context(self.db, principal, request_id, self.summarizer)
+        estimate = self._estimate(query, variables, operation_name)
+        if isinstance(estimate, list):
+            await self._charge(principal, 1)
+            body = {"errors": [format_error(err, request_id) for err in estimate], "data": None}
+            return Outcome(body=body, not_executed=True)
+        context.rate_limit = await self._charge(principal, estimate.cost)
         try:
             result = await self.schema.execute(
                 query,
@@ -64,6 +114,11 @@ class GraphQLExecutor:
                 "no GraphQL query in the request", 400, "BAD_REQUEST"
             ) from None
         body = result_to_json(result, context)
+        extensions: dict[str, Any] = body.setdefault("extensions", {})  # type: ignore[call-overload]
+        extensions["cost"] = {
+            "requestedQueryCost": estimate.cost,
+            "estimatedNodes": estimate.nodes,
+        }
         not_executed = result.data is None and bool(result.errors) and all(
             isinstance(err, GraphQLError) and err.path is None and err.original_error is None
             for err in result.errors or []

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from gateway import alerts, incidents, reports, workspaces
 from gateway.incidents import DEFAULT_ORDER
+from gateway.pagination import page_args
 from schema.alerts import Alert, AlertFilter
 from schema.context import Info
 from schema.incidents import Incident, IncidentFilter, IncidentOrder
-from gateway.pagination import page_args
 from schema.pagination import Connection, connection
 from schema.reports import Report
 from schema.workspaces import Workspace

@@ -4,6 +4,7 @@ which range over the key's own workspace and those below it."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
@@ -66,8 +67,28 @@ async def _typed(
     return await load()
 
 
+@strawberry.type(description="The calling workspace's rate-limit budget after this request.")
+class RateLimit:
+    limit: int = strawberry.field(description="Units per minute.")
+    remaining: int
+    reset_at: datetime = strawberry.field(description="When the bucket is full again.")
+    cost: int = strawberry.field(description="What this operation cost.")
+
+
 @strawberry.type
 class Query:
+    @strawberry.field
+    def rate_limit(self, info: Info) -> RateLimit | None:
+        decision = info.context.rate_limit
+        if decision is None:
+            return None
+        return RateLimit(
+            limit=decision.limit,
+            remaining=decision.remaining,
+            reset_at=datetime.fromtimestamp(decision.reset_at, UTC),
+            cost=decision.cost,
+        )
+
     @strawberry.field(description="Fetch any object by its id; null if it is not visible.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await resolve_node(info, id)

@@ -1,4 +1,5 @@
-"""Liveness (`/healthz`: the process answers) and readiness (`/readyz`: it can reach its database)."""
+"""Liveness (`/healthz`: the process answers) and readiness (`/readyz`: it can reach its
+database; it also says whether rate limits are shared through Redis or local)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from aiohttp import web
 
 from gateway.db import Database
 from gateway.http.jsonio import json_response
+from gateway.ratelimit import Limiter
 
 DB_KEY = web.AppKey("db", Database)
+LIMITER_KEY = web.AppKey("limiter", Limiter)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -16,11 +19,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     db = request.app[DB_KEY]
+    limiter = request.app.get(LIMITER_KEY)
+    checks = {"rate_limits": limiter.status() if limiter else "local"}
     try:
         await db.ping()
     except Exception as exc:  # any failure to reach the database means "not ready"
-        return json_response(
-            {"status": "unavailable", "checks": {"database": f"error: {type(exc).__name__}"}},
-            status=503,
-        )
-    return json_response({"status": "ready", "checks": {"database": "ok"}})
+        checks["database"] = f"error: {type(exc).__name__}"
+        return json_response({"status": "unavailable", "checks": checks}, status=503)
+    checks["database"] = "ok"
+    return json_response({"status": "ready", "checks": checks})

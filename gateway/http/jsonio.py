@@ -23,7 +23,11 @@ def json_response(
 
 
 def rest_error(
-    request: web.Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    request: web.Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
     """The REST error body of DESIGN.md: `{"error": {"code", "message", "request_id"}}`."""
     body = {"error": {"code": code, "message": message, "request_id": request_id_of(request)}}

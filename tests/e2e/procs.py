@@ -8,11 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import urllib.request
 
 EXECUTABLE = str(Path(sys.executable).with_name("seliq-gateway"))
 
@@ -33,7 +32,10 @@ def cli_env(database_url: str, **extra: str) -> dict[str, str]:
 def run_cli(database_url: str, *args: str) -> dict[str, Any]:
     """Run a management command; it must print exactly one JSON object."""
     done = subprocess.run(
-        [EXECUTABLE, *args], env=cli_env(database_url), capture_output=True, text=True,
+        [EXECUTABLE, *args],
+        env=cli_env(database_url),
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr + done.stdout
@@ -60,14 +62,18 @@ def start_server(database_url: str, *args: str, **env: str) -> ServerProcess:
     port = free_port()
     process = subprocess.Popen(
         [EXECUTABLE, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-        env=cli_env(database_url, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=cli_env(database_url, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stderr.read() if process.stderr else ''}")
+            raise AssertionError(
+                f"server exited: {process.stderr.read() if process.stderr else ''}"
+            )
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=1):
                 return ServerProcess(process, url)

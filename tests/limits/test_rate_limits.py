@@ -1,0 +1,108 @@
+"""Tier rate limits: refused with 429 at the limit, headers on every authenticated response, cost
+charged per operation, one tenant's flood never refuses another."""
+
+from __future__ import annotations
+
+from tests.conftest import Server, Tenants
+
+SMALL = "{ viewer { id } }"
+
+
+async def test_starter_61st_request_is_429_growth_still_passes(
+    server: Server, tenants: Tenants
+) -> None:
+    remaining = []
+    for _ in range(60):
+        body = await server.graphql(SMALL, key=tenants.globex.key)
+        remaining.append(int(body["_headers"]["X-RateLimit-Remaining"]))
+        assert body["_headers"]["X-RateLimit-Limit"] == "60"
+    assert remaining[0] == 59 and remaining[-1] <= 1
+    assert remaining == sorted(remaining, reverse=True)
+    refused = await server.graphql(SMALL, key=tenants.globex.key, expect_status=429)
+    assert refused["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    assert int(refused["_headers"]["Retry-After"]) >= 1
+    assert refused["_headers"]["X-RateLimit-Remaining"] == "0"
+    # acme (growth, 300/min) is unaffected by globex's flood.
+    body = await server.graphql(SMALL, key=tenants.acme.key)
+    assert body["_headers"]["X-RateLimit-Limit"] == "300"
+    assert body["_headers"]["X-RateLimit-Remaining"] == "299"
+
+
+async def test_costly_query_takes_more_units(server: Server, tenants: Tenants) -> None:
+    # GitHub's method: 1 request for the incidents page + 100 for each nested connection
+    # = 301 requests -> 3 units.
+    costly = (
+        "{ incidents(first: 100) { nodes { alerts(first: 1) { nodes { id } } "
+        "timeline(first: 1) { nodes { id } } notes(first: 1) { nodes { id } } } } }"
+    )
+    first = await server.graphql(SMALL, key=tenants.acme.key)
+    assert first["extensions"]["cost"]["requestedQueryCost"] == 1
+    before = int(first["_headers"]["X-RateLimit-Remaining"])
+    body = await server.graphql(costly, key=tenants.acme.key)
+    assert body["extensions"]["cost"] == {"requestedQueryCost": 3, "estimatedNodes": 400}
+    assert int(body["_headers"]["X-RateLimit-Remaining"]) == before - 3
+    body = await server.graphql("{ rateLimit { limit remaining cost resetAt } }",
+                                key=tenants.acme.key)
+    rate = body["data"]["rateLimit"]
+    assert rate == {**rate, "limit": 300, "cost": 1, "remaining": before - 4}
+    assert rate["resetAt"].endswith("Z")
+
+
+async def test_mssp_acting_on_child_spends_its_own_budget(
+    server: Server, tenants: Tenants
+) -> None:
+    body = await server.graphql(SMALL, key=tenants.mssp.key, workspace="globex")
+    assert body["_headers"]["X-RateLimit-Limit"] == "1000"
+    body = await server.graphql(SMALL, key=tenants.globex.key)
+    assert body["_headers"]["X-RateLimit-Remaining"] == "59"
+
+
+async def test_unauthenticated_responses_carry_no_rate_headers(server: Server) -> None:
+    body = await server.graphql(SMALL, expect_status=401)
+    assert "X-RateLimit-Limit" not in body["_headers"]
+
+
+async def test_webhook_has_its_own_bucket(settings, db) -> None:  # type: ignore[no-untyped-def]
+    """An alert storm exhausts the webhook bucket (429 + Retry-After, nothing written) while
+    the same workspace's API key still gets through."""
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+    from sqlalchemy import func, select
+
+    from gateway.app import create_app
+    from gateway.auth import create_key
+    from gateway.models import Alert
+    from gateway.webhooks import create_token
+    from gateway.workspaces import create_workspace
+
+    async with db.write() as session:
+        workspace = await create_workspace(session, slug="stormy", name="Stormy", tier="starter")
+        _, key = await create_key(session, workspace, "api")
+        _, token = await create_token(session, workspace)
+    app = create_app(settings.model_copy(update={"webhook_rate_limit": 5}), db=db)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            statuses = []
+            for index in range(7):
+                async with http.post(
+                    server.make_url(f"/webhook/stormy/{token}"),
+                    json={"title": f"storm {index}"},
+                ) as response:
+                    statuses.append(response.status)
+                    if response.status == 429:
+                        assert int(response.headers["Retry-After"]) >= 1
+                        assert (await response.json())["error"]["code"] == "rate_limited"
+            assert statuses == [202] * 5 + [429, 429]
+            async with http.post(
+                server.make_url("/graphql"), json={"query": "{ viewer { id } }"},
+                headers={"Authorization": f"Bearer {key}"},
+            ) as response:
+                assert response.status == 200
+                assert response.headers["X-RateLimit-Remaining"] == "59"
+    finally:
+        await server.close()
+    async with db.read() as session:
+        count = (await session.execute(select(func.count()).select_from(Alert))).scalar_one()
+    assert count == 5
