@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway schema rest_compat tests bench
+	$(BIN)/ruff check gateway schema rest_compat tests
 	$(BIN)/mypy gateway schema rest_compat
 
 clean:
