@@ -11,7 +11,8 @@ from gateway import report_worker, sla_sweeper, summaries
 from gateway.db import Database
 from gateway.http.graphql import GraphQLHandler
 from gateway.http.health import DB_KEY, LIMITER_KEY, healthz, readyz
-from gateway.http.middleware import DEBUG_HEADERS_KEY, request_context
+from gateway.http.cors import CORS_ORIGINS_KEY, cors
+from gateway.http.middleware import DEBUG_HEADERS_KEY, TIMEOUT_KEY, request_context
 from gateway.observability import add_metrics
 from gateway.ratelimit import Limiter, LocalLimiter
 from gateway.settings import Settings
@@ -56,7 +57,9 @@ def build_limiter(settings: Settings) -> Limiter:
 def create_app(settings: Settings, db: Database | None = None) -> web.Application:
     """Build the application. `db` may be passed in to share an engine (tests, benchmarks)."""
     database = db or Database(settings.database_url)
-    app = web.Application(middlewares=[request_context], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[request_context, cors], client_max_size=1024 * 1024)
+    app[TIMEOUT_KEY] = settings.request_timeout_seconds
+    app[CORS_ORIGINS_KEY] = settings.allowed_origins
     app[SETTINGS_KEY] = settings
     app[DB_KEY] = database
     app[DEBUG_HEADERS_KEY] = settings.debug_headers

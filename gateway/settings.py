@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     metrics_per_workspace: bool = False
     # Webhook deliveries per minute per workspace (its own bucket, apart from API calls).
     webhook_rate_limit: int = Field(600, ge=1)
+    # Browser origins allowed to call the API (CORS, and WebSocket Origin checks), comma-separated;
+    # none by default.
+    cors_origins: str = ""
+    # Requests running longer are cancelled (their database work too) and answered 504.
+    request_timeout_seconds: float = Field(10, gt=0)
     # Redis for rate-limit buckets shared by several gateway processes; unset: in-process.
     redis_url: str | None = None
     # Public base URL used when printing webhook URLs; default http://{host}:{port}.
@@ -64,6 +69,10 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     @property
     def is_sqlite(self) -> bool:

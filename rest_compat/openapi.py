@@ -75,8 +75,11 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
     ),
     429: ("RateLimited", "`rate_limited`: too many requests; see `Retry-After`."),
     500: ("Internal", "`internal`: an unexpected error; quote the request id."),
+    503: ("Unavailable", "`unavailable`: the database is busy; nothing was written. Retry "
+          "after `Retry-After`."),
+    504: ("Timeout", "`timeout`: the request ran past the deadline (10 s) and was cancelled."),
 }
-EVERY_ROUTE = (400, 401, 403, 429, 500)
+EVERY_ROUTE = (400, 401, 403, 429, 500, 503, 504)
 WITH_BODY = (413, 422)
 
 DESCRIPTION = """\
@@ -92,6 +95,10 @@ the same schema as `/graphql`.
   count as absent; comma-separated filters accept any case.
 - Errors answer `{"error": {"code", "message", "request_id"}}` (plus `field` when a parameter or
   body field is at fault). Every response carries `X-Request-ID`.
+- Rate limits are per calling workspace (starter 60, growth 300, enterprise its own number of
+  units per minute; a call costs what its GraphQL operation costs). Every authenticated response
+  carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix seconds when
+  the bucket is full again); a refused call is a 429 with `Retry-After`.
 """
 
 

@@ -6,6 +6,7 @@ an unexpected exception never reaches the client as anything but a 500 with that
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -14,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.db import StatementCounter, current_counter
-from gateway.http.jsonio import REQUEST_ID_KEY, rest_error
+from gateway.http.jsonio import REQUEST_ID_KEY, json_response, rest_error
 from gateway.observability import RequestObserver
 from gateway.ratelimit import Decision, current_decision
 
@@ -32,8 +33,10 @@ STATUS_CODES = {
     415: "unsupported_media_type",
     422: "validation_failed",
     429: "rate_limited",
+    504: "timeout",
 }
 DEBUG_HEADERS_KEY = web.AppKey("debug_headers", bool)
+TIMEOUT_KEY = web.AppKey("request_timeout", float)
 
 
 def new_request_id() -> str:
@@ -67,7 +70,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
 
 async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        return await handler(request)
+        return await _within_deadline(request, handler)
+    except TimeoutError:
+        return _timed_out(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -78,3 +83,25 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
     except Exception:
         log.exception("unhandled error", extra={"request_id": request.get(REQUEST_ID_KEY)})
         return rest_error(request, 500, "internal", "internal error; quote the request id")
+
+
+async def _within_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Run the handler under the request deadline. Cancelling it cancels its database work: the
+    open transaction is rolled back (asyncpg also cancels the running statement on PostgreSQL).
+    WebSocket connections (subscriptions) live as long as they like."""
+    seconds = request.app.get(TIMEOUT_KEY)
+    if not seconds or request.headers.get("Upgrade", "").lower() == "websocket":
+        return await handler(request)
+    async with asyncio.timeout(seconds):
+        return await handler(request)
+
+
+def _timed_out(request: web.Request) -> web.Response:
+    seconds = request.app.get(TIMEOUT_KEY)
+    message = f"the request took longer than {seconds:g} s and was cancelled"
+    log.warning("request timed out", extra={"request_id": request.get(REQUEST_ID_KEY)})
+    if request.path == "/graphql":
+        body = {"errors": [{"message": message, "extensions": {
+            "code": "TIMEOUT", "request_id": request.get(REQUEST_ID_KEY, "")}}]}
+        return json_response(body, status=504)
+    return rest_error(request, 504, "timeout", message)

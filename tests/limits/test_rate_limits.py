@@ -3,6 +3,8 @@ charged per operation, one tenant's flood never refuses another."""
 
 from __future__ import annotations
 
+import time
+
 from tests.conftest import Server, Tenants
 
 SMALL = "{ viewer { id } }"
@@ -106,3 +108,30 @@ async def test_webhook_has_its_own_bucket(settings, db) -> None:  # type: ignore
     async with db.read() as session:
         count = (await session.execute(select(func.count()).select_from(Alert))).scalar_one()
     assert count == 5
+
+
+async def test_headers_count_down_across_rest_and_graphql(
+    server: Server, tenants: Tenants
+) -> None:
+    headers = {"Authorization": f"Bearer {tenants.globex.key}"}
+    seen = []
+    for index in range(6):
+        if index % 2:
+            async with server.http.get(f"{server.url}/v1/incidents", headers=headers) as resp:
+                assert resp.status == 200
+                seen.append((resp.headers["X-RateLimit-Limit"],
+                             int(resp.headers["X-RateLimit-Remaining"]),
+                             int(resp.headers["X-RateLimit-Reset"])))
+        else:
+            body = await server.graphql(SMALL, key=tenants.globex.key)
+            seen.append((body["_headers"]["X-RateLimit-Limit"],
+                         int(body["_headers"]["X-RateLimit-Remaining"]),
+                         int(body["_headers"]["X-RateLimit-Reset"])))
+    assert [limit for limit, _, _ in seen] == ["60"] * 6
+    assert [remaining for _, remaining, _ in seen] == [59, 58, 57, 56, 55, 54]
+    now = time.time()
+    assert all(now < reset <= now + 60 for _, _, reset in seen)
+    # An error answer (404) is still authenticated, so it carries the headers too.
+    async with server.http.get(f"{server.url}/v1/incidents/inc_nothere", headers=headers) as resp:
+        assert resp.status == 404
+        assert resp.headers["X-RateLimit-Remaining"] == "53"
