@@ -9,9 +9,9 @@ from aiohttp import web
 
 from gateway import report_worker, sla_sweeper, summaries
 from gateway.db import Database
+from gateway.http.cors import CORS_ORIGINS_KEY, cors
 from gateway.http.graphql import GraphQLHandler
 from gateway.http.health import DB_KEY, LIMITER_KEY, healthz, readyz
-from gateway.http.cors import CORS_ORIGINS_KEY, cors
 from gateway.http.middleware import DEBUG_HEADERS_KEY, TIMEOUT_KEY, request_context
 from gateway.observability import add_metrics
 from gateway.ratelimit import Limiter, LocalLimiter
