@@ -19,6 +19,7 @@ from gateway.settings import Settings
 from gateway.summaries import Summarizer
 from rest_compat import setup_rest
 from schema.executor import GraphQLExecutor
+from schema.limits import Limits
 
 log = logging.getLogger("seliq")
 
@@ -46,6 +47,20 @@ def graphiql_page(settings: Settings) -> str | None:
     return render_graphiql_page(default_query=DEFAULT_QUERY)
 
 
+def query_limits(settings: Settings) -> Limits:
+    return Limits(
+        max_depth=settings.query_max_depth,
+        max_aliases=settings.query_max_aliases,
+        max_tokens=settings.query_max_tokens,
+        max_characters=settings.query_max_characters,
+        max_directives=settings.query_max_directives,
+        max_root_fields=settings.query_max_root_fields,
+        max_nodes=settings.query_max_nodes,
+        max_node_ids=settings.query_max_node_ids,
+        max_input_list=settings.query_max_input_list,
+    )
+
+
 def build_limiter(settings: Settings) -> Limiter:
     if settings.redis_url:
         from gateway.ratelimit_redis import RedisLimiter
@@ -66,7 +81,7 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     summarizer = Summarizer.from_settings(settings)
     limiter = build_limiter(settings)
     app[LIMITER_KEY] = limiter
-    executor = GraphQLExecutor(database, limiter, summarizer=summarizer)
+    executor = GraphQLExecutor(database, limiter, query_limits(settings), summarizer=summarizer)
     app[EXECUTOR_KEY] = executor
     # Background work (issue 6), stopped before the database closes: SLA sweeper, report worker.
     app.cleanup_ctx.append(summaries.lifecycle(summarizer))

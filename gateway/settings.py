@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API (CORS, and WebSocket Origin checks), comma-separated;
     # none by default.
     cors_origins: str = ""
+    # GraphQL query limits, checked before execution (see README "Rate limits and query limits").
+    query_max_depth: int = Field(10, ge=1)
+    query_max_aliases: int = Field(15, ge=0)
+    query_max_tokens: int = Field(2000, ge=10)
+    query_max_characters: int = Field(15_000, ge=100)
+    query_max_directives: int = Field(50, ge=0)
+    query_max_root_fields: int = Field(20, ge=1)
+    query_max_nodes: int = Field(10_000, ge=1)
+    query_max_node_ids: int = Field(100, ge=1, le=100)
+    query_max_input_list: int = Field(250, ge=1)
     # Requests running longer are cancelled (their database work too) and answered 504.
     request_timeout_seconds: float = Field(10, gt=0)
     # Redis for rate-limit buckets shared by several gateway processes; unset: in-process.

@@ -131,3 +131,23 @@ async def test_get_mutation_is_405(server: Server, tenants: Tenants) -> None:
 async def test_no_suggestions_for_unauthenticated(server: Server) -> None:
     body = await server.graphql("{ incidnt { id } }", expect_status=401)
     assert "Did you mean" not in str(body)
+
+
+async def test_limits_are_settable(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """SELIQ_QUERY_MAX_* settings reach the checks: a depth of 3 refuses what 10 allows."""
+    from gateway.app import query_limits
+    from gateway.settings import load_settings
+
+    monkeypatch.setenv("SELIQ_QUERY_MAX_DEPTH", "3")
+    monkeypatch.setenv("SELIQ_QUERY_MAX_ALIASES", "2")
+    limits = query_limits(load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db"))
+    assert (limits.max_depth, limits.max_aliases, limits.max_nodes) == (3, 2, 10_000)
+
+    from graphql import parse
+
+    from schema.build import build_schema
+    from schema.limits import LimitExceeded, analyse
+
+    schema = build_schema(limits)._schema
+    with pytest.raises(LimitExceeded, match="deeper than 3"):
+        analyse(schema, parse(_deep(2)), None, None, limits)
