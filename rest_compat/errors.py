@@ -3,11 +3,9 @@ table that maps GraphQL `extensions.code` values (and mutation `userErrors` code
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from gateway.http.jsonio import json_response, request_id_of
+from gateway.http.jsonio import rest_error
 
 # GraphQL error code -> (HTTP status, REST code). Anything not listed is a 500 `internal`.
 GRAPHQL_CODES: dict[str, tuple[int, str]] = {
@@ -73,10 +71,7 @@ def error_response(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    error: dict[str, Any] = {"code": code, "message": message, "request_id": request_id_of(request)}
-    if field is not None:
-        error["field"] = field
-    return json_response({"error": error}, status=status, headers=headers)
+    return rest_error(request, status, code, message, headers, field=field)
 
 
 def invalid_request(message: str, field: str | None = None) -> RestError:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from aiohttp import web
 
 from gateway.db import Database
-from gateway.http.jsonio import json_response, request_id_of
+from gateway.http.jsonio import error_code, json_response, request_id_of
 from gateway.ingest import deliveries, pipeline, webhook_auth
 from gateway.ingest.deliveries import DeliveryMeta
 from gateway.ingest.errors import RETRY_AFTER_SECONDS, STATUS_FOR_CODE, Unavailable
@@ -30,6 +29,7 @@ from gateway.ingest.webhook_auth import SIGNATURE_HEADER, SignatureError, Webhoo
 from gateway.observability import record_webhook_refused
 from gateway.operations import Executor, OperationRefused
 from gateway.timeutil import utcnow
+from rest_compat.errors import RestError
 
 log = logging.getLogger("seliq.webhook")
 
@@ -46,16 +46,6 @@ mutation WebhookIngest($input: IngestAlertInput!) {
   }
 }
 """
-REST_CODES = {
-    400: "invalid_request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not_found",
-    413: "payload_too_large",
-    422: "validation_failed",
-    429: "rate_limited",
-    503: "unavailable",
-}
 # Metric reason (a fixed set) for each refusal status.
 REFUSAL_REASONS = {
     400: "invalid_payload",
@@ -77,20 +67,11 @@ def setup_webhook(
     app.router.add_post("/webhook/{slug}/{token}", handler.handle)
 
 
-class Refusal(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        field: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
-        self.headers = headers
+def refusal(
+    status: int, message: str, *, field: str | None = None, headers: dict[str, str] | None = None
+) -> RestError:
+    """A refused delivery: the REST error of DESIGN.md for `status`."""
+    return RestError(status, error_code(status), message, field=field, headers=headers)
 
 
 def _error(
@@ -101,14 +82,7 @@ def _error(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    error: dict[str, Any] = {
-        "code": REST_CODES.get(status, "internal"),
-        "message": message,
-        "request_id": request_id_of(request),
-    }
-    if field is not None:
-        error["field"] = field
-    return json_response({"error": error}, status=status, headers=headers)
+    return refusal(status, message, field=field, headers=headers).response(request)
 
 
 class WebhookHandler:
@@ -136,7 +110,7 @@ class WebhookHandler:
             meta = DeliveryMeta(received_at, len(body), meta.request_id)
             _check_signature(target, request, body)
             text = _text(body)
-        except Refusal as refusal:
+        except RestError as refusal:
             await self._record(target, meta, refusal.status, refusal.message)
             _count_refusal(target, refusal.status)
             return _error(
@@ -231,7 +205,7 @@ def _count_refusal(target: WebhookTarget, status: int) -> None:
 async def _read_body(request: web.Request) -> bytes:
     """The body, refusing more than 1 MiB (413) before reading it when its length is declared,
     and while streaming it when it is not."""
-    too_large = Refusal(
+    too_large = refusal(
         413,
         f"the body is larger than {MAX_BODY_BYTES} bytes (1 MiB): send fewer alerts per request",
     )
@@ -256,14 +230,14 @@ def _check_signature(target: WebhookTarget, request: web.Request, body: bytes) -
             secret, request.headers.get(SIGNATURE_HEADER), body, time.time()
         )
     except SignatureError as exc:
-        raise Refusal(401, str(exc)) from None
+        raise refusal(401, str(exc)) from None
 
 
 def _text(body: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Refusal(
+        raise refusal(
             400, f"the body is not UTF-8 text ({exc.reason} at byte {exc.start}): send JSON",
             field="payload",
         ) from None

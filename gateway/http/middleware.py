@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.db import StatementCounter, current_counter
-from gateway.http.jsonio import REQUEST_ID_KEY, json_response, rest_error
+from gateway.http.jsonio import REQUEST_ID_KEY, error_code, json_response, rest_error
 from gateway.observability import RequestObserver
 from gateway.ratelimit import Decision, current_decision
 
@@ -23,18 +23,6 @@ log = logging.getLogger("seliq.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-STATUS_CODES = {
-    400: "invalid_request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_failed",
-    429: "rate_limited",
-    504: "timeout",
-}
 DEBUG_HEADERS_KEY = web.AppKey("debug_headers", bool)
 TIMEOUT_KEY = web.AppKey("request_timeout", float)
 
@@ -76,7 +64,7 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = STATUS_CODES.get(exc.status, "internal" if exc.status >= 500 else "invalid_request")
+        code = error_code(exc.status)
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
         headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
         return rest_error(request, exc.status, code, message or exc.reason, headers)
