@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway import report_worker, sla_sweeper, summaries
+from gateway import events, report_worker, sla_sweeper, summaries
 from gateway.db import Database
 from gateway.http.cors import CORS_ORIGINS_KEY, cors
 from gateway.http.graphql import GraphQLHandler
 from gateway.http.health import DB_KEY, LIMITER_KEY, healthz, readyz
 from gateway.http.middleware import DEBUG_HEADERS_KEY, TIMEOUT_KEY, request_context
+from gateway.http.principal import AUTH_CACHE_KEY, AuthCache
 from gateway.observability import add_metrics
 from gateway.ratelimit import Limiter, LocalLimiter
 from gateway.settings import Settings
@@ -20,6 +22,7 @@ from gateway.summaries import Summarizer
 from rest_compat import setup_rest
 from schema.executor import GraphQLExecutor
 from schema.limits import Limits
+from schema.websocket import SubscriptionView
 
 log = logging.getLogger("seliq")
 
@@ -69,10 +72,27 @@ def build_limiter(settings: Settings) -> Limiter:
     return LocalLimiter()
 
 
+def _shutdown(subscriptions: SubscriptionView) -> Callable[[web.Application], Awaitable[None]]:
+    """SIGTERM, first step after the listening socket closed (aiohttp then waits for requests
+    in flight): close subscriptions with 1001, stop the SLA sweeper and hand the report job in
+    flight back to the queue."""
+
+    async def shutdown(app: web.Application) -> None:
+        await subscriptions.close_all()
+        worker = app.get(report_worker.WORKER_KEY)
+        if worker is not None:
+            await worker.stop()
+        sweeper = app.get(sla_sweeper.SWEEPER_KEY)
+        if sweeper is not None:
+            await sweeper.stop()
+
+    return shutdown
+
+
 def create_app(settings: Settings, db: Database | None = None) -> web.Application:
     """Build the application. `db` may be passed in to share an engine (tests, benchmarks)."""
     database = db or Database(settings.database_url)
-    app = web.Application(middlewares=[request_context, cors], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[cors, request_context], client_max_size=1024 * 1024)
     app[TIMEOUT_KEY] = settings.request_timeout_seconds
     app[CORS_ORIGINS_KEY] = settings.allowed_origins
     app[SETTINGS_KEY] = settings
@@ -81,14 +101,29 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     summarizer = Summarizer.from_settings(settings)
     limiter = build_limiter(settings)
     app[LIMITER_KEY] = limiter
+    app[AUTH_CACHE_KEY] = AuthCache(settings.auth_cache_seconds)
     executor = GraphQLExecutor(database, limiter, query_limits(settings), summarizer=summarizer)
     app[EXECUTOR_KEY] = executor
+    # Live events after commit (issue 8): in memory, PostgreSQL LISTEN/NOTIFY or Redis pub/sub;
+    # started before the background work that publishes, stopped after it.
+    broker = events.build_broker(
+        settings.database_url, settings.redis_url, settings.events_channel
+    )
+    app[events.BROKER_KEY] = broker
+    app.cleanup_ctx.append(events.lifecycle(broker, database))
     # Background work (issue 6), stopped before the database closes: SLA sweeper, report worker.
     app.cleanup_ctx.append(summaries.lifecycle(summarizer))
     app.cleanup_ctx.append(sla_sweeper.lifecycle(database, settings.sla_sweep_seconds))
-    app.cleanup_ctx.append(report_worker.lifecycle(database, settings.report_poll_seconds))
+    app.cleanup_ctx.append(report_worker.lifecycle(
+        database, settings.report_poll_seconds, settings.report_lease_seconds
+    ))
+    subscriptions = SubscriptionView(
+        executor.schema, db=database, hub=broker.hub, limiter=limiter, limits=executor.limits,
+        summarizer=summarizer, allowed_origins=settings.allowed_origins,
+    )
+    app.on_shutdown.append(_shutdown(subscriptions))
 
-    graphql = GraphQLHandler(database, executor, graphiql_page(settings))
+    graphql = GraphQLHandler(database, executor, graphiql_page(settings), subscriptions)
     app.router.add_route("*", "/graphql", graphql.handle)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

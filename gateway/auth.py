@@ -29,6 +29,15 @@ KEY_PREFIX = "seliq_"
 FORBIDDEN_WORKSPACE = "this API key may not act on that workspace"
 
 
+# Bumped by every revocation in this process: cached authentications (gateway.http.principal)
+# made before it are dropped, so a revoked key stops working at once.
+_revocations = 0
+
+
+def revocation_epoch() -> int:
+    return _revocations
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -146,4 +155,6 @@ async def revoke_key(session: AsyncSession, key_id: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
     await session.flush()
+    global _revocations
+    _revocations += 1
     return key

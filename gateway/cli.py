@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway import demo, migrate, sla_commands
+from gateway import dbcopy, demo, migrate, sla_commands
 from gateway.auth import create_key, list_keys, revoke_key
 from gateway.db import Database
 from gateway.errors import DomainError
@@ -40,11 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--database", dest="serve_database", help="database URL")
     serve.add_argument("--demo", action="store_true", help="seed demo data and print a key")
+    serve.add_argument(
+        "--workers", type=int, help="processes sharing the port (default 1; N > 1 needs PostgreSQL)"
+    )
 
     db = commands.add_parser("db", help="database maintenance").add_subparsers(
         dest="action", required=True
     )
     db.add_parser("upgrade", help="apply migrations up to the newest")
+    dbcopy.add_parser(db)  # db copy --from URL --to URL
 
     ws = commands.add_parser("workspace", help="workspaces").add_subparsers(
         dest="action", required=True
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             database_url=database,
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
+            workers=getattr(args, "workers", None),
         )
     except SettingsError as exc:
         print(f"seliq-gateway: {exc}", file=sys.stderr)
@@ -96,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(settings, demo_data=args.demo)
     handler = COMMANDS[(args.command, getattr(args, "action", None))]
     try:
-        result = asyncio.run(_managed(settings, lambda db: handler(db, settings, args)))
+        result = asyncio.run(_managed(
+            settings, lambda db: handler(db, settings, args),
+            check_schema=args.command != "db",  # `db ...` commands bring the schema themselves
+        ))
     except (CommandError, DomainError, SettingsError) as exc:
         message = exc.message if isinstance(exc, DomainError) else str(exc)
         print(json.dumps({"error": message}))
@@ -106,9 +114,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _managed(
-    settings: Settings, run: Callable[[Database], Awaitable[dict[str, Any]]]
+    settings: Settings, run: Callable[[Database], Awaitable[dict[str, Any]]],
+    *, check_schema: bool = True,
 ) -> dict[str, Any]:
-    await ensure_schema(settings)
+    if check_schema:
+        await ensure_schema(settings)
     db = Database(settings.database_url)
     try:
         return await run(db)
@@ -216,6 +226,7 @@ async def _demo(db: Database, settings: Settings, args: argparse.Namespace) -> d
 
 COMMANDS: dict[tuple[str, str | None], Callable[..., Awaitable[dict[str, Any]]]] = {
     ("db", "upgrade"): _db_upgrade,
+    ("db", "copy"): dbcopy.run_command,
     ("workspace", "create"): _ws_create,
     ("workspace", "list"): _ws_list,
     ("key", "create"): _key_create,

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,7 +27,28 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from gateway.errors import Unavailable
+
 BUSY_TIMEOUT_MS = 5000
+SQLITE_POOL_SIZE = 16
+# What a 503 asks the client to wait before retrying a write that met lock contention.
+RETRY_AFTER_SECONDS = 2
+# PostgreSQL: lock_not_available, deadlock_detected, serialization_failure, query_canceled.
+_PG_RETRYABLE = frozenset({"55P03", "40P01", "40001", "57014"})
+
+
+def is_lock_contention(exc: BaseException) -> bool:
+    """SQLite "database is locked/busy" past busy_timeout, or PostgreSQL lock trouble."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    text = str(orig).lower()
+    if any(marker in text for marker in ("database is locked", "database is busy", "is locked")):
+        return True
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code in _PG_RETRYABLE
+# Where a write session collects its live events (`gateway.events.SESSION_KEY`).
+EVENTS_SESSION_KEY = "seliq_events"
 
 
 @dataclass
@@ -77,8 +100,14 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+            # Enough pooled connections for the requests in flight: past the pool, each
+            # checkout opens a connection (a thread, the PRAGMAs) and closes it on return.
+            kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # The same patience as SQLite's busy timeout: a write blocked on a row lock for
+            # longer fails (SQLSTATE 55P03), which the ingestion doors answer with 503.
+            kwargs["connect_args"] = {"server_settings": {"lock_timeout": str(BUSY_TIMEOUT_MS)}}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         sync_engine = self.engine.sync_engine
         event.listen(sync_engine, "before_cursor_execute", _count_statement)
@@ -95,6 +124,9 @@ class Database:
             write_engine, class_=AsyncSession, expire_on_commit=False
         )
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # Set by the app to its event broker's `publish`: called with the events of each
+        # committed write session (never for one that rolled back).
+        self.publish: Callable[[Sequence[Any]], None] | None = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -104,13 +136,29 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits as one transaction when the block ends without error."""
-        if self._write_lock is None:
-            async with self._write_sessions() as session, session.begin():
-                yield session
-            return
-        async with self._write_lock, self._write_sessions() as session, session.begin():
-            yield session
+        """A session whose work commits as one transaction when the block ends without error.
+        The live events it recorded (`gateway.events.record`) are published after the commit;
+        a block that fails rolls back and publishes nothing."""
+        try:
+            if self._write_lock is None:
+                async with self._write_sessions() as session, session.begin():
+                    yield session
+            else:
+                async with self._write_lock, self._write_sessions() as session, session.begin():
+                    yield session
+        except DBAPIError as exc:
+            # Rolled back already: nothing is half-written, and the caller may simply retry.
+            if is_lock_contention(exc):
+                raise Unavailable(
+                    f"the database is busy; nothing was written, retry in {RETRY_AFTER_SECONDS} s"
+                ) from exc
+            raise
+        events = session.info.pop(EVENTS_SESSION_KEY, None)
+        if events and self.publish is not None:
+            try:
+                self.publish(events)
+            except Exception:  # committed already: a lost live event must not fail the write
+                logging.getLogger("seliq.events").exception("publishing events failed")
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -36,3 +36,10 @@ class Conflict(DomainError):
     """The request is valid but the resource's state forbids it (an invalid transition)."""
 
     code = "CONFLICT"
+
+
+class Unavailable(DomainError):
+    """The database stayed locked past its busy/lock timeout (or chose this transaction as a
+    deadlock victim): nothing was written; retry shortly. HTTP doors answer 503 + Retry-After."""
+
+    code = "UNAVAILABLE"

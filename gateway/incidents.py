@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col
 
 from gateway import ids, timeline
@@ -42,6 +44,9 @@ TRANSITIONS = {
     "resolved": set(),
 }
 MAX_NOTE_LENGTH = 10_000
+# Row locks taken by writers: `FOR NO KEY UPDATE` on PostgreSQL (blocks other writers of the row,
+# not inserts of rows that reference it); SQLite ignores it (its writers are serialised anyway).
+ROW_LOCK: dict[str, bool] = {"key_share": True}  # `with_for_update=ROW_LOCK`
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ async def count_incidents(session: AsyncSession, workspace_id: str, flt: Inciden
 
 
 async def incidents_by_ids(
-    session: AsyncSession, workspace_id: str, wanted: list[str]
+    session: AsyncSession, workspace_id: str, wanted: list[str], *, for_update: bool = False
 ) -> dict[str, Incident]:
     if not wanted:
         return {}
@@ -100,11 +105,17 @@ async def incidents_by_ids(
         col(Incident.workspace_id) == workspace_id,
         col(Incident.id).in_(wanted),
     )
+    if for_update:
+        # Writers re-read under the row lock, so two concurrent changes are applied one after
+        # the other (each sees the other's result) instead of both deciding from a stale row.
+        stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
     return {row.id: row for row in (await session.execute(stmt)).scalars()}
 
 
-async def get_incident(session: AsyncSession, workspace_id: str, incident_id: str) -> Incident:
-    found = await incidents_by_ids(session, workspace_id, [incident_id])
+async def get_incident(
+    session: AsyncSession, workspace_id: str, incident_id: str, *, for_update: bool = False
+) -> Incident:
+    found = await incidents_by_ids(session, workspace_id, [incident_id], for_update=for_update)
     if incident_id not in found:
         raise NotFound(f"no incident {incident_id}", field="id")
     return found[incident_id]
@@ -132,7 +143,7 @@ async def update_incident(
 
     Validation happens before anything is written, so a rejected change leaves no trace.
     """
-    incident = await get_incident(session, workspace_id, incident_id)
+    incident = await get_incident(session, workspace_id, incident_id, for_update=True)
     if changes.status is not None:
         if changes.status not in INCIDENT_STATUSES:
             raise InvalidInput(
@@ -224,7 +235,7 @@ async def add_note(
         raise InvalidInput(f"body must be at most {MAX_NOTE_LENGTH} characters", field="body")
     if author is not None and not 1 <= len(author.strip()) <= 200:
         raise InvalidInput("author must be 1-200 characters", field="author")
-    incident = await get_incident(session, workspace_id, incident_id)
+    incident = await get_incident(session, workspace_id, incident_id, for_update=True)
     now = utcnow()
     note = Note(
         id=ids.new_id(ids.NOTE),
@@ -264,12 +275,27 @@ async def notes_by_ids(
 
 
 async def next_number(session: AsyncSession, workspace_id: str) -> int:
-    """Reserve the workspace's next incident number inside the caller's write transaction."""
-    workspace = await session.get(Workspace, workspace_id, with_for_update=True)
-    assert workspace is not None
-    workspace.incident_seq += 1
-    session.add(workspace)
-    return workspace.incident_seq
+    """Reserve the workspace's next incident number inside the caller's write transaction.
+
+    One atomic `UPDATE ... RETURNING` (SQLite 3.35+ and PostgreSQL): the increment happens in the
+    database under the row's write lock, so two transactions can never draw the same number,
+    whatever the caller's session had loaded before; a rolled-back transaction gives its number
+    back, so numbers have no gaps. The unique (workspace_id, number) constraint backs it up.
+    """
+    stmt = (
+        update(Workspace)
+        .where(col(Workspace.id) == workspace_id)
+        .values(incident_seq=col(Workspace.incident_seq) + 1)
+        .returning(col(Workspace.incident_seq))
+        .execution_options(synchronize_session=False)
+    )
+    number = (await session.execute(stmt)).scalar_one_or_none()
+    if number is None:
+        raise NotFound(f"no workspace {workspace_id}", field="workspace")
+    loaded = session.identity_map.get(identity_key(Workspace, workspace_id))
+    if loaded is not None:  # keep an already loaded row in step with the database
+        set_committed_value(loaded, "incident_seq", number)
+    return int(number)
 
 
 def new_incident(workspace_id: str, number: int, title: str, severity: str) -> Incident:

@@ -182,6 +182,12 @@ class Report(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    # The worker's lease on a `running` job (migration 0003): which process holds it and until
+    # when; the holder renews it while it works, and an expired lease makes the job claimable
+    # again. `attempts` counts claims, so a job that keeps killing its worker is failed.
+    claimed_by: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = None
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class IdempotencyRecord(SQLModel, table=True):

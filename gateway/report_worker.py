@@ -1,16 +1,24 @@
 """The report worker: runs the jobs queued in the `reports` table, inside the gateway process.
 
-The table is the queue, so it is durable: a job queued before a restart runs after it.
-- claim: the oldest `queued` job becomes `running` through a conditional UPDATE
-  (`... WHERE id = ? AND status = 'queued'`), so two workers never run the same job;
-- run: the content is built in a read session (`gateway.report_content`), with a time limit;
-- finish: `ready` with the content, or `failed` with a message, and `completed_at`.
+The table is the queue, so it is durable: a job queued before a restart runs after it. Every
+gateway process runs a worker, and a job is claimed by one of them only:
+- claim: the oldest claimable job becomes `running` under a lease (`claimed_by`,
+  `lease_expires_at`, `attempts` + 1). On PostgreSQL the claiming transaction selects it with
+  `FOR UPDATE SKIP LOCKED`, so concurrent workers take different jobs without waiting; on SQLite
+  a conditional UPDATE re-checks that it is still claimable (writers are serialised);
+- run: the content is built in a read session (`gateway.report_content`), with a time limit,
+  while a heartbeat renews the lease every third of its length;
+- finish: `ready` with the content, or `failed` with a message, and `completed_at`, written only
+  if the lease is still ours (`... AND claimed_by = me`), so a job completes exactly once, and
+  `reportCompleted` subscribers hear of it after that commit.
 
-A job found `running` when the worker starts was interrupted by a crash or a kill, and goes back
-to `queued`. (That assumes one worker per database; with several replicas a lease is needed,
-which belongs to the scale-out work.) The worker polls every `SELIQ_REPORT_POLL_SECONDS`
-(default 1 s) with one indexed read, and takes the write lock only when there is a job to claim.
-Its first look, re-queueing included, comes one poll interval after start-up.
+Claimable means `queued`, or `running` with an expired lease: its worker was killed or hung, and
+another process (or this one after a restart) takes it over once the lease (default 60 s,
+SELIQ_REPORT_LEASE_SECONDS) runs out. A job claimed more than MAX_ATTEMPTS times is failed
+instead of being run again. On a clean shutdown the worker hands the job it holds back to the
+queue at once (`release`), without counting the attempt. The worker polls every
+`SELIQ_REPORT_POLL_SECONDS` (default 1 s) with one indexed read, and takes the write lock only
+when there is a job to claim; its first look comes one poll interval after start-up.
 """
 
 from __future__ import annotations
@@ -18,14 +26,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import report_content
+from gateway import events, report_content
 from gateway.db import Database
 from gateway.errors import DomainError
 from gateway.models import Report
@@ -35,34 +48,120 @@ log = logging.getLogger("seliq.reports")
 
 JOB_TIMEOUT_SECONDS = 300.0
 MAX_ERROR_CHARS = 1000
+LEASE_SECONDS = 60.0
+# A job whose worker died this many times is failed rather than claimed again.
+MAX_ATTEMPTS = 3
 
 
-async def requeue_interrupted(db: Database) -> int:
-    """Put jobs left `running` by a previous process back in the queue."""
+def new_worker_id() -> str:
+    """`host/pid/random`: names the process holding a lease (the random part tells two workers
+    of one process, or a restarted process with a recycled pid, apart)."""
+    return f"{socket.gethostname()[:120]}/{os.getpid()}/{secrets.token_hex(4)}"
+
+
+WORKER_ID = new_worker_id()
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Queued, or running under a lease that has run out (no lease: claimed before leases)."""
+    return or_(
+        col(Report.status) == "queued",
+        and_(
+            col(Report.status) == "running",
+            or_(col(Report.lease_expires_at).is_(None), col(Report.lease_expires_at) < now),
+        ),
+    )
+
+
+def _held_by(worker: str | None) -> ColumnElement[bool]:
+    column = col(Report.claimed_by)
+    return column.is_(None) if worker is None else column == worker
+
+
+async def release(db: Database, report_id: str, worker: str) -> bool:
+    """Hand a job this worker holds back to the queue (shutdown); the attempt does not count."""
     async with db.write() as session:
         result = await session.execute(
             update(Report)
-            .where(col(Report.status) == "running")
-            .values(status="queued", started_at=None)
+            .where(col(Report.id) == report_id, col(Report.status) == "running",
+                   _held_by(worker))
+            .values(status="queued", started_at=None, claimed_by=None, lease_expires_at=None,
+                    attempts=col(Report.attempts) - 1)
         )
-    count = _rowcount(result)
-    if count:
-        log.warning("re-queued %d report job(s) interrupted by a restart", count)
-    return count
+    return _rowcount(result) == 1
+
+
+async def renew(db: Database, report_id: str, worker: str, lease: float) -> bool:
+    """Extend this worker's lease; False when it is no longer ours."""
+    async with db.write() as session:
+        result = await session.execute(
+            update(Report)
+            .where(col(Report.id) == report_id, col(Report.status) == "running",
+                   _held_by(worker))
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease))
+        )
+    return _rowcount(result) == 1
 
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount) if isinstance(result, CursorResult) else 0
 
 
-async def claim_next(db: Database) -> Report | None:
-    """The oldest queued job, now `running` and ours; None when the queue is empty."""
+def _give_up_if_exhausted(session: AsyncSession, row: Report, now: datetime) -> bool:
+    """Fail a job that has been claimed too often (its builds keep dying); True if so."""
+    if row.attempts <= MAX_ATTEMPTS:
+        return False
+    row.status, row.completed_at = "failed", now
+    row.claimed_by, row.lease_expires_at, row.content = None, None, None
+    row.error = (
+        f"the report was interrupted {MAX_ATTEMPTS} times (its worker stopped while building "
+        "it); request it again"
+    )
+    session.add(row)
+    events.record(
+        session, events.Event(events.REPORT_COMPLETED, row.workspace_id, row.id, kind="failed")
+    )
+    log.error("report %s failed after %d interrupted attempts", row.id, MAX_ATTEMPTS)
+    return True
+
+
+async def claim_next(
+    db: Database, *, worker: str = WORKER_ID, lease: float = LEASE_SECONDS
+) -> Report | None:
+    """The oldest claimable job, now `running` under this worker's lease; None when there is
+    nothing to claim."""
     while True:
+        now = utcnow()
+        values: dict[str, Any] = {
+            "status": "running", "started_at": now, "claimed_by": worker,
+            "lease_expires_at": now + timedelta(seconds=lease),
+        }
+        if not db.is_sqlite:
+            async with db.write() as session:
+                row = (
+                    await session.execute(
+                        select(Report)
+                        .where(_claimable(now))
+                        .order_by(col(Report.created_at), col(Report.id))
+                        .limit(1)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).scalars().first()
+                if row is None:
+                    return None
+                for name, value in values.items():
+                    setattr(row, name, value)
+                row.attempts += 1
+                session.add(row)
+                exhausted = _give_up_if_exhausted(session, row, now)
+            if exhausted:
+                continue
+            return row
         async with db.read() as session:
             report_id = (
                 await session.execute(
                     select(col(Report.id))
-                    .where(col(Report.status) == "queued")
+                    .where(_claimable(now))
                     .order_by(col(Report.created_at), col(Report.id))
                     .limit(1)
                 )
@@ -72,14 +171,18 @@ async def claim_next(db: Database) -> Report | None:
         async with db.write() as session:
             result = await session.execute(
                 update(Report)
-                .where(col(Report.id) == report_id, col(Report.status) == "queued")
-                .values(status="running", started_at=utcnow())
+                .where(col(Report.id) == report_id, _claimable(now))
+                .values(attempts=col(Report.attempts) + 1, **values)
             )
-            if _rowcount(result) == 1:
+            claimed = _rowcount(result) == 1
+            if claimed:
                 row = await session.get(Report, report_id, populate_existing=True)
                 assert row is not None
-                return row
-        # Another worker took it between our read and our write: look again.
+                exhausted = _give_up_if_exhausted(session, row, now)
+        if claimed and not exhausted:
+            return row
+        # Another worker took it between our read and our write (or it was given up): look
+        # again.
 
 
 def _error_message(exc: BaseException) -> str:
@@ -92,10 +195,30 @@ def _error_message(exc: BaseException) -> str:
     return message[:MAX_ERROR_CHARS]
 
 
-async def run_job(db: Database, report: Report, *, limit: float = JOB_TIMEOUT_SECONDS) -> str:
-    """Build one claimed job and record the outcome; returns the final status."""
+async def _heartbeat(db: Database, report: Report, worker: str, lease: float) -> None:
+    while True:
+        await asyncio.sleep(lease / 3)
+        try:
+            if not await renew(db, report.id, worker, lease):
+                log.warning("report %s: the lease was lost; its result will be discarded",
+                            report.id)
+                return
+        except Exception:  # the database is unreachable: try again at the next beat
+            log.exception("report %s: renewing the lease failed", report.id)
+
+
+async def run_job(
+    db: Database, report: Report, *, limit: float = JOB_TIMEOUT_SECONDS,
+    lease: float = LEASE_SECONDS,
+) -> str:
+    """Build one claimed job and record the outcome; returns the final status (`lost` when the
+    lease passed to another worker meanwhile: nothing is written then)."""
     builder = report_content.BUILDERS.get(report.kind)
     values: dict[str, Any]
+    heartbeat = (
+        asyncio.create_task(_heartbeat(db, report, report.claimed_by, lease))
+        if report.claimed_by else None
+    )
     try:
         if builder is None:
             raise DomainError(f"unknown report kind {report.kind!r}")
@@ -106,31 +229,56 @@ async def run_job(db: Database, report: Report, *, limit: float = JOB_TIMEOUT_SE
     except Exception as exc:
         log.exception("report %s (%s) failed", report.id, report.kind)
         values = {"status": "failed", "content": None, "error": _error_message(exc)}
+    finally:
+        if heartbeat is not None:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
     async with db.write() as session:
-        await session.execute(
+        result = await session.execute(
             update(Report)
-            .where(col(Report.id) == report.id, col(Report.status) == "running")
-            .values(completed_at=utcnow(), **values)
+            .where(col(Report.id) == report.id, col(Report.status) == "running",
+                   _held_by(report.claimed_by))
+            .values(completed_at=utcnow(), lease_expires_at=None, **values)
         )
+        if _rowcount(result) != 1:
+            log.warning("report %s: no longer ours (lease expired); result discarded", report.id)
+            return "lost"
+        events.record(session, events.Event(
+            events.REPORT_COMPLETED, report.workspace_id, report.id, kind=str(values["status"])
+        ))  # `reportCompleted` subscribers hear of it once this commits
     return str(values["status"])
 
 
-async def run_pending(db: Database, *, limit: int | None = None) -> int:
-    """Run queued jobs until the queue is empty (or `limit` jobs ran); returns how many ran."""
+async def run_pending(
+    db: Database, *, limit: int | None = None, worker: str = WORKER_ID,
+    lease: float = LEASE_SECONDS, on_claim: Callable[[str | None], None] | None = None,
+) -> int:
+    """Run queued jobs until the queue is empty (or `limit` jobs ran); returns how many ran.
+    `on_claim` is told the id of the job held (None once it is finished)."""
     ran = 0
     while limit is None or ran < limit:
-        report = await claim_next(db)
+        report = await claim_next(db, worker=worker, lease=lease)
         if report is None:
             break
-        await run_job(db, report)
+        if on_claim is not None:
+            on_claim(report.id)
+        await run_job(db, report, lease=lease)
+        if on_claim is not None:
+            on_claim(None)
         ran += 1
     return ran
 
 
 class ReportWorker:
-    def __init__(self, db: Database, poll_seconds: float) -> None:
+    def __init__(
+        self, db: Database, poll_seconds: float, lease_seconds: float = LEASE_SECONDS
+    ) -> None:
         self.db = db
         self.poll_seconds = poll_seconds
+        self.lease_seconds = lease_seconds
+        self.worker_id = new_worker_id()
+        self.current: str | None = None  # the job this worker holds, if any
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -138,22 +286,33 @@ class ReportWorker:
             self._task = asyncio.create_task(self._run(), name="seliq-report-worker")
 
     async def stop(self) -> None:
+        """Stop claiming; a job in flight is cancelled and handed back to the queue at once
+        (another process, or this one after a restart, runs it)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        held, self.current = self.current, None
+        if held is not None:
+            try:
+                if await release(self.db, held, self.worker_id):
+                    log.info("report %s handed back to the queue at shutdown", held)
+            except Exception:  # its lease runs out instead, and another worker takes it
+                log.exception("report %s could not be handed back", held)
+
+    def _held(self, report_id: str | None) -> None:
+        self.current = report_id
 
     async def _run(self) -> None:
         # The first look comes one poll interval after start-up, out of start-up's way.
-        requeued = False
         while True:
             await asyncio.sleep(self.poll_seconds)
             try:
-                if not requeued:
-                    await requeue_interrupted(self.db)
-                    requeued = True
-                await run_pending(self.db)
+                await run_pending(
+                    self.db, worker=self.worker_id, lease=self.lease_seconds,
+                    on_claim=self._held,
+                )
             except Exception:  # the database was unreachable, say: try again next poll
                 log.exception("report worker poll failed")
 
@@ -161,12 +320,14 @@ class ReportWorker:
 WORKER_KEY = web.AppKey("report_worker", ReportWorker)
 
 
-def lifecycle(db: Database, poll_seconds: float) -> Callable[[web.Application], AsyncIterator[Any]]:
-    """An aiohttp `cleanup_ctx` entry: re-queue interrupted jobs and start the worker with the
-    app; stop it (a job in flight is left `running`, and re-queued at the next start)."""
+def lifecycle(
+    db: Database, poll_seconds: float, lease_seconds: float = LEASE_SECONDS
+) -> Callable[[web.Application], AsyncIterator[Any]]:
+    """An aiohttp `cleanup_ctx` entry: start the worker with the app; stop it at the end (a job
+    in flight goes back to the queue). The app also stops it early, on shutdown."""
 
     async def run(app: web.Application) -> AsyncIterator[None]:
-        worker = ReportWorker(db, poll_seconds)
+        worker = ReportWorker(db, poll_seconds, lease_seconds)
         app[WORKER_KEY] = worker
         worker.start()
         yield

@@ -1,4 +1,6 @@
-"""`serve`: prepare the database, optionally seed the demo, and run the aiohttp server."""
+"""`serve`: prepare the database, optionally seed the demo, and run the aiohttp server: one
+process, or `--workers N` processes on one port (`gateway.workers`: SO_REUSEPORT, clean shutdown
+on SIGTERM)."""
 
 from __future__ import annotations
 
@@ -6,15 +8,18 @@ import asyncio
 import json
 import sys
 
-from aiohttp import web
-
-from gateway.app import create_app
+from gateway import workers
 from gateway.db import Database
 from gateway.settings import Settings
 
 
 def serve(settings: Settings, *, demo_data: bool = False) -> int:
     from gateway.cli import ensure_schema, seed_demo
+
+    refused = workers.check_workers(settings)
+    if refused is not None:
+        print(f"seliq-gateway: {refused}", file=sys.stderr, flush=True)
+        return 2
 
     async def prepare() -> None:
         await ensure_schema(settings)
@@ -36,7 +41,11 @@ def serve(settings: Settings, *, demo_data: bool = False) -> int:
             )
 
     asyncio.run(prepare())
-    app = create_app(settings)
+    if settings.workers > 1:
+        print(
+            f"Seliq gateway listening on {settings.base_url} ({settings.workers} workers)",
+            file=sys.stderr, flush=True,
+        )
+        return workers.supervise(settings)
     print(f"Seliq gateway listening on {settings.base_url}", file=sys.stderr, flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
-    return 0
+    return workers.run(settings)

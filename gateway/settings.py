@@ -6,6 +6,7 @@ one clear line (see `load_settings`) instead of a traceback deep inside start-up
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -43,8 +44,19 @@ class Settings(BaseSettings):
     query_max_nodes: int = Field(10_000, ge=1)
     query_max_node_ids: int = Field(100, ge=1, le=100)
     query_max_input_list: int = Field(250, ge=1)
+    # Seconds a successful key lookup is reused (0: never): a key revoked by another process
+    # (the CLI) stops working within this bound; one revoked through this process at once.
+    auth_cache_seconds: float = Field(5, ge=0, le=300)
     # Requests running longer are cancelled (their database work too) and answered 504.
     request_timeout_seconds: float = Field(10, gt=0)
+    # Scale-out (issue 8). `serve --workers N`: processes sharing the port (SO_REUSEPORT).
+    workers: int = Field(1, ge=1, le=64)
+    # On SIGTERM: seconds requests in flight get to finish before they are cancelled.
+    shutdown_grace_seconds: float = Field(10, ge=0, le=600)
+    # A report job's lease: a job whose worker stopped renewing it is taken over after this.
+    report_lease_seconds: float = Field(60, ge=1, le=3600)
+    # The LISTEN/NOTIFY (PostgreSQL) or pub/sub (Redis) channel live events travel on.
+    events_channel: str = Field("seliq_events", min_length=1, max_length=63)
     # Redis for rate-limit buckets shared by several gateway processes; unset: in-process.
     redis_url: str | None = None
     # Public base URL used when printing webhook URLs; default http://{host}:{port}.
@@ -102,5 +114,15 @@ def load_settings(**overrides: Any) -> Settings:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "?"
         raise SettingsError(
-            f"invalid setting SELIQ_{name.upper()}: {first['msg']} (got {first.get('input')!r})"
+            f"invalid setting SELIQ_{name.upper()}: {first['msg']} "
+            f"(got {_shown(name, first.get('input'))})"
         ) from None
+
+
+def _shown(name: str, value: Any) -> str:
+    """The bad value as it may appear on a terminal or in a log: never a secret or password."""
+    if "key" in name or "secret" in name:
+        return "<hidden>"
+    if isinstance(value, str) and "://" in value:
+        return repr(re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", value))
+    return repr(value)

@@ -174,7 +174,9 @@ async def update_policy(
 ) -> tuple[Workspace, dict[str, Target]]:
     """Apply `changes` (after resetting to the defaults when `reset`) inside the caller's write
     transaction. The stored JSON always lists every severity, so it reads on its own."""
-    workspace = await session.get(Workspace, workspace_id, with_for_update=True)
+    workspace = await session.get(
+        Workspace, workspace_id, with_for_update={"key_share": True}, populate_existing=True
+    )
     if workspace is None:
         raise NotFound(f"no workspace {workspace_id}", field="workspace")
     base = DEFAULT_POLICY if reset else policy_from_json(workspace.sla_policy)

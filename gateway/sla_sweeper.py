@@ -5,8 +5,9 @@ Idempotency comes from the timeline itself, not from extra state: before writing
 the incident's existing `sla.breached` events inside the same write transaction that will add the
 new ones, with the incident rows locked (`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE`
 already serialises writers). So a second sweep, a restart, or a second replica finds the event and
-writes nothing. Each (incident, kind) gets at most one event, ever: changing the policy or the
-severity later does not write a second one.
+writes nothing. With several processes the lock is `FOR UPDATE SKIP LOCKED`: a sweep skips the
+incidents another process's sweep holds rather than waiting for them. Each (incident, kind) gets
+at most one event, ever: changing the policy or the severity later does not write a second one.
 
 What a sweep looks at:
 - open incidents (triggered or acknowledged) old enough for the shortest target to have passed;
@@ -95,7 +96,10 @@ async def _candidates(
             )
         )
     if lock:
-        stmt = stmt.with_for_update()
+        # Several processes sweep: one that finds an incident locked by another skips it (that
+        # one writes its events) instead of waiting for it. SQLite ignores the clause (its
+        # writers are serialised by BEGIN IMMEDIATE).
+        stmt = stmt.with_for_update(skip_locked=True)
     return list((await session.execute(stmt)).scalars())
 
 

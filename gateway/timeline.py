@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import ids
+from gateway import events, ids
 from gateway.models import EVENT_TYPES, Incident, TimelineEvent
 from gateway.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 from gateway.rows import limited_per_parent
@@ -44,6 +44,11 @@ def record(
         data=data or {},
     )
     session.add(event)
+    # Subscribers (`incidentEvents`) hear of it once the transaction commits.
+    events.record(
+        session,
+        events.Event(events.INCIDENT_EVENT, event.workspace_id, event.id, incident.id, type_),
+    )
     return event
 
 

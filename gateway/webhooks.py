@@ -3,8 +3,9 @@ only as a SHA-256 digest; creating a new one revokes the old (rotation)."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from gateway import ids
 from gateway.auth import hash_secret, new_secret
@@ -16,6 +17,12 @@ TOKEN_PREFIX = "whk_"
 
 async def create_token(session: AsyncSession, workspace: Workspace) -> tuple[WebhookToken, str]:
     """A new token for `workspace`; any earlier one stops working in the same transaction."""
+    # Two rotations at once queue on the workspace row (PostgreSQL; SQLite serialises writes),
+    # so the second one revokes the first one's token and exactly one stays live.
+    await session.execute(
+        select(col(Workspace.id)).where(col(Workspace.id) == workspace.id)
+        .with_for_update(key_share=True)
+    )
     await session.execute(
         update(WebhookToken)
         .where(WebhookToken.workspace_id == workspace.id)  # type: ignore[arg-type]

@@ -110,3 +110,4 @@ async def create_workspace(
 async def all_workspaces(session: AsyncSession) -> list[Workspace]:
     stmt = select(Workspace).order_by(col(Workspace.created_at), col(Workspace.id))
     return list((await session.execute(stmt)).scalars())
+

@@ -34,12 +34,18 @@ def in_list(info: Info) -> bool:
     return any(isinstance(key, int) for key in info.path.as_list())
 
 
+def may_call_model(info: Info) -> bool:
+    """Only a single alert read by a query calls the model: never a row of a list, and never a
+    mutation's payload (its write has committed; a slow model must not turn it into a timeout)."""
+    return not in_list(info) and info.operation.operation.value == "query"
+
+
 async def alert_summary(info: Info, alert: Alert) -> AlertSummary:
     incident = None
     if alert.incident_id is not None:
         incident = await info.context.loaders.incident.load((alert.workspace_id, alert.incident_id))
     facts = summaries.facts_of(alert, incident)
-    result = await info.context.summarizer.summarize(facts, allow_provider=not in_list(info))
+    result = await info.context.summarizer.summarize(facts, allow_provider=may_call_model(info))
     return AlertSummary(
         text=result.text, generated_by=result.generated_by, generated_at=result.generated_at
     )

@@ -1,15 +1,17 @@
 """Shared fixtures: a migrated SQLite file per test, the real app on a loopback port, a real HTTP
 client, and a small tenant tree (an MSSP, two customers, an unrelated workspace) with keys.
 
-PostgreSQL: set SELIQ_TEST_POSTGRES_URL to run database-backed suites there as well (see the
-scale-out issue); without it they use SQLite only.
+Backends: every test that uses `db_url` (so `db`, `settings`, `server`, `tenants`...) runs twice,
+`[sqlite]` and `[postgres]`. PostgreSQL needs SELIQ_TEST_POSTGRES_URL (CI sets it; without it only
+`[sqlite]` runs, as the header says): one private database per session, migrated once, every
+table emptied before each test (tests/backends.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ from gateway.settings import Settings
 from gateway.timeline import record
 from gateway.timeutil import utcnow
 from gateway.workspaces import create_workspace
+from tests import backends
 
 _TEMPLATE: dict[str, Path] = {}
 
@@ -40,10 +43,34 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[backends.PostgresDatabase]:
+    """This session's PostgreSQL database, migrated to head (skips without a server)."""
+    database = backends.postgres_session_database()
+    yield database
+    backends.drop_postgres_database(database)
+
+
+def pytest_report_header() -> str:
+    return backends.report_header()
+
+
+@pytest.fixture(params=backends.enabled_backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    """`sqlite` or `postgres`: the backend this run of the test uses."""
+    return str(request.param)
+
+
 @pytest.fixture
-def db_url(tmp_path: Path, migrated_template: Path) -> str:
+def db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """A migrated, empty database for this test alone."""
+    if backend == backends.POSTGRES:
+        database: backends.PostgresDatabase = request.getfixturevalue("postgres_database")
+        database.reset()
+        return database.url
+    template: Path = request.getfixturevalue("migrated_template")
     target = tmp_path / "seliq.db"
-    shutil.copy(migrated_template, target)
+    shutil.copy(template, target)
     return f"sqlite+aiosqlite:///{target}"
 
 

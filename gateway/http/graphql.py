@@ -8,6 +8,7 @@ the key may not act on a 403, with a GraphQL-shaped error body, so clients see t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -39,13 +40,31 @@ def graphql_error_response(
     return json_response(body, status=status, headers=headers)
 
 
+WebSocketHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
 class GraphQLHandler:
-    def __init__(self, db: Database, executor: Executor, graphiql_html: str | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        executor: Executor,
+        graphiql_html: str | None,
+        websocket: WebSocketHandler | None = None,
+    ) -> None:
         self.db = db
         self.executor = executor
         self.graphiql_html = graphiql_html
+        # Subscriptions (graphql-transport-ws): the app factory passes `schema.websocket`'s view.
+        self.websocket = websocket
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
+            request[OPERATION_KEY] = "<subscriptions>"
+            if self.websocket is None:
+                return graphql_error_response(
+                    request, 400, "subscriptions are not served here", "BAD_REQUEST"
+                )
+            return await self.websocket(request)
         if request.method == "GET" and _wants_html(request) and "query" not in request.query:
             if self.graphiql_html is None:
                 raise web.HTTPNotFound(text="GraphiQL is turned off (SELIQ_GRAPHIQL=false)")

@@ -1,11 +1,13 @@
 """Liveness (`/healthz`: the process answers) and readiness (`/readyz`: it can reach its
-database; it also says whether rate limits are shared through Redis or local)."""
+database; it also says whether rate limits are shared through Redis or local, and how live
+events travel)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from gateway.db import Database
+from gateway.events import BROKER_KEY
 from gateway.http.jsonio import json_response
 from gateway.ratelimit import Limiter
 
@@ -21,6 +23,9 @@ async def readyz(request: web.Request) -> web.Response:
     db = request.app[DB_KEY]
     limiter = request.app.get(LIMITER_KEY)
     checks = {"rate_limits": limiter.status() if limiter else "local"}
+    broker = request.app.get(BROKER_KEY)
+    if broker is not None:  # live events: memory, postgres or redis (listening/reconnecting)
+        checks["events"] = broker.status()
     try:
         await db.ping()
     except Exception as exc:  # any failure to reach the database means "not ready"

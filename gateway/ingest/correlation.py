@@ -52,6 +52,10 @@ async def open_incident_for(
         .where(col(Incident.group_key) == key)
         .order_by(col(Incident.created_at).desc(), col(Incident.id).desc())
         .limit(1)
+        # Locked and re-read (PostgreSQL): an analyst resolving it right now either committed,
+        # and the row no longer matches (the alert opens a new incident), or waits for us.
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
     )
     return (await session.execute(stmt)).scalars().first()
 

@@ -3,16 +3,10 @@ the doors map onto HTTP statuses (see `STATUS_FOR_CODE`)."""
 
 from __future__ import annotations
 
-from gateway.errors import DomainError
+from gateway.db import RETRY_AFTER_SECONDS
+from gateway.errors import DomainError, Unavailable
 
-RETRY_AFTER_SECONDS = 2
-
-
-class Unavailable(DomainError):
-    """The database stayed locked past its busy timeout: nothing was written; retry shortly.
-    HTTP doors answer 503 with `Retry-After`."""
-
-    code = "UNAVAILABLE"
+__all__ = ["RETRY_AFTER_SECONDS", "IdempotencyKeyReused", "Unavailable", "STATUS_FOR_CODE"]
 
 
 class IdempotencyKeyReused(DomainError):

@@ -28,10 +28,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import ids, timeline
-from gateway.db import Database
+from gateway import events, ids, timeline
+from gateway.db import Database, is_lock_contention
 from gateway.errors import NotFound
-from gateway.incidents import new_incident, next_number, set_severity, set_status
+from gateway.incidents import ROW_LOCK, new_incident, next_number, set_severity, set_status
 from gateway.ingest import correlation, idempotency
 from gateway.ingest.errors import RETRY_AFTER_SECONDS, Unavailable
 from gateway.ingest.formats import AlertIn, Parsed
@@ -43,9 +43,6 @@ OUTCOMES = ("created", "deduplicated", "grouped", "resolved")
 SYSTEM = "system"
 # PostgreSQL: lock_not_available, deadlock_detected, serialization_failure, query_canceled
 # (statement/lock timeout).
-_PG_RETRYABLE = frozenset({"55P03", "40P01", "40001", "57014"})
-
-
 @dataclass
 class AlertResult:
     alert: Alert
@@ -109,18 +106,6 @@ class IngestResult:
         )
 
 
-def is_lock_contention(exc: BaseException) -> bool:
-    """SQLite "database is locked/busy" past busy_timeout, or a PostgreSQL lock timeout."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    orig = exc.orig
-    text = str(orig).lower()
-    if any(marker in text for marker in ("database is locked", "database is busy", "is locked")):
-        return True
-    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    return code in _PG_RETRYABLE
-
-
 @asynccontextmanager
 async def write_session(db: Database) -> AsyncIterator[AsyncSession]:
     """`db.write()`, with lock contention turned into `Unavailable` (HTTP 503 + Retry-After).
@@ -147,7 +132,13 @@ async def ingest(
 ) -> IngestResult:
     """Ingest every alert of `parsed` into `workspace_id`, in the caller's write transaction."""
     now = now or utcnow()
-    workspace = await session.get(Workspace, workspace_id, with_for_update=True)
+    # PostgreSQL: SELECT ... FOR NO KEY UPDATE, re-read even if this session had the row
+    # already. The lock serialises dedup, correlation, numbering and idempotency per workspace;
+    # NO KEY lets other transactions keep inserting rows that reference the workspace (their
+    # foreign-key checks take KEY SHARE), so an analyst's edit never deadlocks with ingestion.
+    workspace = await session.get(
+        Workspace, workspace_id, with_for_update=ROW_LOCK, populate_existing=True
+    )
     if workspace is None:
         raise NotFound(f"no workspace {workspace_id}")
     if idempotency_request is not None:
@@ -163,6 +154,10 @@ async def ingest(
         else:
             outcome = await _fire(session, workspace, item, actor, clock, labels)
         result.results.append(outcome)
+        events.record(session, events.Event(
+            events.ALERT_INGESTED, workspace_id, outcome.alert.id,
+            outcome.incident.id if outcome.incident else None, outcome.outcome,
+        ))  # `alertsIngested` subscribers hear of it once the transaction commits
         await session.flush()
     if idempotency_request is not None:
         await idempotency.remember(
@@ -269,7 +264,15 @@ async def _fire(
 
 
 async def _incident_of(session: AsyncSession, alert: Alert) -> Incident | None:
-    return await session.get(Incident, alert.incident_id) if alert.incident_id else None
+    return await _locked_incident(session, alert.incident_id) if alert.incident_id else None
+
+
+async def _locked_incident(session: AsyncSession, incident_id: str) -> Incident | None:
+    """The incident, row-locked and re-read: a concurrent manual change (which locks it too)
+    either committed before, and we see it, or waits for us."""
+    return await session.get(
+        Incident, incident_id, with_for_update=ROW_LOCK, populate_existing=True
+    )
 
 
 async def _firing_duplicate(
@@ -327,8 +330,8 @@ async def _resolve(
         session.add(alert)
         if alert.incident_id is None:
             continue
-        incident = incidents.get(alert.incident_id) or await session.get(
-            Incident, alert.incident_id
+        incident = incidents.get(alert.incident_id) or await _locked_incident(
+            session, alert.incident_id
         )
         if incident is None:
             continue

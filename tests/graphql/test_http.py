@@ -116,3 +116,14 @@ async def test_validation_errors_are_coded(server: Server, tenants: Tenants) -> 
     ) as response:
         assert response.status == 400
         assert response.content_type == "application/graphql-response+json"
+
+
+async def test_bad_literal_is_a_validation_error_not_internal(
+    server: Server, tenants: Tenants
+) -> None:
+    body = await server.graphql(
+        '{ incidents(filter: {createdAfter: "garbage"}) { totalCount } }', key=tenants.acme.key
+    )
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "garbage" in error["message"] and "Unexpected" not in error["message"]

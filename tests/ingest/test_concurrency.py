@@ -8,8 +8,10 @@ import asyncio
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -18,6 +20,7 @@ from gateway.app import create_app
 from gateway.db import Database
 from gateway.models import Alert, Incident
 from gateway.settings import Settings
+from tests.backends import asyncpg_dsn
 from tests.conftest import Server, Tenants
 from tests.ingest.conftest import Hook, alerts_of, get_row, post, row_counts
 
@@ -70,7 +73,8 @@ async def test_concurrent_posts_through_graphql_and_webhook_mixed(
 async def short_timeout_server(
     monkeypatch: pytest.MonkeyPatch, settings: Settings, db_url: str
 ) -> AsyncIterator[Server]:
-    """The real app over its own Database whose SQLite busy timeout is 200 ms."""
+    """The real app over its own Database whose SQLite busy timeout (PostgreSQL lock_timeout)
+    is 200 ms."""
     monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 200)
     database = Database(db_url)
     app = create_app(settings, db=database)
@@ -82,18 +86,38 @@ async def short_timeout_server(
     await database.dispose()
 
 
+@asynccontextmanager
+async def _blocker(db_url: str, workspace_id: str) -> AsyncIterator[None]:
+    if db_url.startswith("sqlite"):
+        blocker = sqlite3.connect(
+            db_url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None, timeout=0
+        )
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        return
+    conn = await asyncpg.connect(asyncpg_dsn(db_url))
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE", workspace_id)
+            yield
+    finally:
+        await conn.close()
+
+
 async def test_lock_contention_is_a_503_with_retry_after(
     short_timeout_server: Server, db: Database, db_url: str, tenants: Tenants,
     hooks: dict[str, Hook],
 ) -> None:
     server = short_timeout_server
     hook = hooks["acme"]
-    path = db_url.removeprefix("sqlite+aiosqlite:///")
     before = await row_counts(db)
-    # Another process (here: another connection) holds the write lock.
-    blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
-    blocker.execute("BEGIN IMMEDIATE")
-    try:
+    # Another process (here: another connection) holds the lock a write needs: SQLite's
+    # database write lock, or on PostgreSQL the workspace row every ingestion locks first.
+    async with _blocker(db_url, hook.workspace_id):
         reply = await post(server, hook.path(), {"title": "Blocked", "severity": "high"})
         assert reply.status == 503, reply.body
         assert reply.body["error"]["code"] == "unavailable"
@@ -106,9 +130,6 @@ async def test_lock_contention_is_a_503_with_retry_after(
         )
         assert body["data"] is None
         assert body["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
     assert await row_counts(db) == before
     reply = await post(server, hook.path(), {"title": "Blocked", "severity": "high"})
     assert reply.status == 202, reply.body

@@ -78,6 +78,13 @@ async def test_cors_allows_only_configured_origins(server: Server, tenants: Tena
     ) as response:
         assert response.status == 200
         assert "Access-Control-Allow-Origin" not in response.headers
+    # Error answers a browser must be able to read carry the headers too.
+    async with server.http.get(
+        f"{server.url}/v1/incidents/inc_nothere", headers=headers
+    ) as response:
+        assert response.status == 404
+        assert response.headers["Access-Control-Allow-Origin"] == DASHBOARD
+        assert response.headers["Vary"] == "Origin"
 
 
 @pytest.fixture

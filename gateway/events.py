@@ -1,0 +1,511 @@
+"""Live events after commit: what subscriptions (`incidentEvents`, `alertsIngested`,
+`reportCompleted`) are fed from, in one process or across several.
+
+How an event travels:
+1. A domain service that changes something records an `Event` on its write session
+   (`record(session, event)`; `timeline.record`, the ingestion pipeline and the report worker do).
+   The event is only a note in `session.info`: ids, workspace, topic, kind; never row data.
+2. `Database.write()` hands the session's events to the broker after the transaction commits.
+   A transaction that rolls back publishes nothing, and nothing is published before the commit.
+3. The broker hands them to this process's `EventHub` at once, and carries them to every other
+   gateway process: `MemoryBroker` (one process), `PostgresBroker` (LISTEN/NOTIFY on the
+   gateway's own database) or `RedisBroker` (pub/sub, when SELIQ_REDIS_URL is set). A message
+   carries its sender's origin id, so a process ignores its own when they come back, and local
+   subscribers keep working while the broker reconnects. Each hub hands each event to the
+   subscribers of its (topic, workspace), and the subscription loads the row itself (once per
+   process and event, shared by every local subscriber), from its own database and scoped to the
+   workspace, so a stray message can never leak another tenant's data.
+
+Delivery is at most once and live only: an event published while a process is disconnected from
+PostgreSQL/Redis, or dropped because a subscriber reads too slowly (that subscription then ends
+with an error), is not replayed. The database stays the source of truth; a dashboard re-queries
+after it re-subscribes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+from aiohttp import web
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db import EVENTS_SESSION_KEY, Database
+
+log = logging.getLogger("seliq.events")
+
+INCIDENT_EVENT = "incident_event"  # a timeline event (id evt_...)
+ALERT_INGESTED = "alert_ingested"  # an alert through ingestion (id alt_..., kind = outcome)
+REPORT_COMPLETED = "report_completed"  # a report became ready or failed (id rpt_..., kind)
+TOPICS = (INCIDENT_EVENT, ALERT_INGESTED, REPORT_COMPLETED)
+
+SESSION_KEY = EVENTS_SESSION_KEY  # where a write session collects its events
+DEFAULT_CHANNEL = "seliq_events"
+# PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; events are batched below that.
+MAX_NOTIFY_BYTES = 7500
+SUBSCRIBER_QUEUE = 1000
+RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    topic: str
+    workspace_id: str
+    id: str
+    incident_id: str | None = None
+    kind: str | None = None
+
+    def to_wire(self) -> list[str | None]:
+        return [self.topic, self.workspace_id, self.id, self.incident_id, self.kind]
+
+    @classmethod
+    def from_wire(cls, item: Any) -> Event | None:
+        if not isinstance(item, list) or len(item) != 5:
+            return None
+        topic, workspace_id, id_, incident_id, kind = item
+        if topic not in TOPICS or not isinstance(workspace_id, str) or not isinstance(id_, str):
+            return None
+        return cls(topic, workspace_id, id_, incident_id, kind)
+
+
+def record(session: AsyncSession, event: Event) -> None:
+    """Note `event` on the write session; it is published if and after the session commits."""
+    session.info.setdefault(SESSION_KEY, []).append(event)
+
+
+def take(session: AsyncSession) -> list[Event]:
+    """The events a session recorded (and forget them)."""
+    events: list[Event] = session.info.pop(SESSION_KEY, None) or []
+    return events
+
+
+def encode(events: Sequence[Event], origin: str = "") -> list[bytes]:
+    """Messages `{"o": origin, "e": [event, ...]}`, each under MAX_NOTIFY_BYTES."""
+    chunks: list[bytes] = []
+    batch: list[list[str | None]] = []
+    overhead = len(orjson.dumps({"o": origin, "e": []}))
+    size = overhead
+    for event in events:
+        wire = event.to_wire()
+        item_size = len(orjson.dumps(wire)) + 1
+        if batch and size + item_size > MAX_NOTIFY_BYTES:
+            chunks.append(orjson.dumps({"o": origin, "e": batch}))
+            batch, size = [], overhead
+        batch.append(wire)
+        size += item_size
+    if batch:
+        chunks.append(orjson.dumps({"o": origin, "e": batch}))
+    return chunks
+
+
+def decode(payload: str | bytes) -> tuple[str, list[Event]]:
+    """(origin, events) of a message; junk gives no events."""
+    try:
+        message = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        log.warning("ignored an event message that is not JSON")
+        return "", []
+    if not isinstance(message, dict) or not isinstance(message.get("e"), list):
+        return "", []
+    origin = message.get("o")
+    events = [event for item in message["e"] if (event := Event.from_wire(item)) is not None]
+    return origin if isinstance(origin, str) else "", events
+
+
+class SubscriberTooSlow(Exception):
+    """The subscriber's queue overflowed: events were dropped, so its stream ends."""
+
+
+class StreamClosed(Exception):
+    """The hub closed (the process is shutting down)."""
+
+
+class Delivery:
+    """One event as handed to this process's subscribers. `load` fetches what the event points
+    at once per process, however many local subscribers want it."""
+
+    __slots__ = ("_loaded", "event")
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self._loaded: asyncio.Future[Any] | None = None
+
+    async def load(self, fetch: Callable[[Event], Awaitable[Any]]) -> Any:
+        if self._loaded is None:
+            self._loaded = asyncio.ensure_future(fetch(self.event))
+        return await asyncio.shield(self._loaded)
+
+
+_END = object()
+_OVERFLOW = object()
+
+
+class Subscriber:
+    """A bounded queue of deliveries for one (topic, workspace) subscription."""
+
+    def __init__(self, hub: EventHub, key: tuple[str, str], size: int) -> None:
+        self.hub = hub
+        self.key = key
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=size)
+        self.dropped = False
+
+    def offer(self, item: Any) -> None:
+        if self.dropped:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped = True
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(_OVERFLOW)
+
+    def __aiter__(self) -> Subscriber:
+        return self
+
+    async def __anext__(self) -> Delivery:
+        item = await self.queue.get()
+        if item is _END:
+            raise StreamClosed("the server is shutting down")
+        if item is _OVERFLOW:
+            raise SubscriberTooSlow(
+                "events were dropped because this subscription read them too slowly; "
+                "subscribe again and re-query"
+            )
+        delivery: Delivery = item
+        return delivery
+
+    def close(self) -> None:
+        self.hub._remove(self)
+
+
+class EventHub:
+    """This process's subscribers, by (topic, workspace)."""
+
+    def __init__(self, queue_size: int = SUBSCRIBER_QUEUE) -> None:
+        self.queue_size = queue_size
+        self._subscribers: dict[tuple[str, str], set[Subscriber]] = defaultdict(set)
+        self.closed = False
+
+    @contextlib.contextmanager
+    def subscribe(self, topic: str, workspace_id: str) -> Any:
+        if topic not in TOPICS:
+            raise ValueError(f"unknown topic {topic!r}")
+        subscriber = Subscriber(self, (topic, workspace_id), self.queue_size)
+        if self.closed:
+            subscriber.offer(_END)
+        else:
+            self._subscribers[subscriber.key].add(subscriber)
+        try:
+            yield subscriber
+        finally:
+            subscriber.close()
+
+    def _remove(self, subscriber: Subscriber) -> None:
+        group = self._subscribers.get(subscriber.key)
+        if group is not None:
+            group.discard(subscriber)
+            if not group:
+                del self._subscribers[subscriber.key]
+
+    def dispatch(self, events: Iterable[Event]) -> None:
+        for event in events:
+            group = self._subscribers.get((event.topic, event.workspace_id))
+            if not group:
+                continue
+            delivery = Delivery(event)
+            for subscriber in list(group):
+                subscriber.offer(delivery)
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(group) for group in self._subscribers.values())
+
+    def close(self) -> None:
+        """End every local subscription (shutdown)."""
+        self.closed = True
+        for group in list(self._subscribers.values()):
+            for subscriber in list(group):
+                subscriber.offer(_END)
+
+
+class Broker(Protocol):
+    hub: EventHub
+    name: str
+
+    def publish(self, events: Sequence[Event]) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def status(self) -> str: ...
+
+
+class MemoryBroker:
+    """One process: publishing is dispatching."""
+
+    name = "memory"
+
+    def __init__(self, hub: EventHub | None = None) -> None:
+        self.hub = hub or EventHub()
+
+    def publish(self, events: Sequence[Event]) -> None:
+        self.hub.dispatch(events)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self.hub.close()
+
+    def status(self) -> str:
+        return "memory (this process only)"
+
+
+class _RemoteBroker:
+    """Shared machinery of the brokers that go through a server: local subscribers get events
+    at once; an outbound queue drained by a sender task carries them to the other processes (a
+    request never waits on the broker, and its events keep their order); a listener task
+    reconnects with back-off and dispatches what the other processes sent."""
+
+    name = "remote"
+
+    def __init__(self, channel: str, hub: EventHub | None = None) -> None:
+        self.channel = channel
+        self.hub = hub or EventHub()
+        self.origin = secrets.token_hex(8)  # this process's messages, to skip them on return
+        self._outbox: asyncio.Queue[list[Event]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.listening = asyncio.Event()
+        self.sent = 0
+        self.connects = 0  # how many times the listener (re)connected
+
+    def publish(self, events: Sequence[Event]) -> None:
+        if events:
+            self.hub.dispatch(events)
+            self._outbox.put_nowait(list(events))
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._keep_listening(), name=f"seliq-{self.name}-listener"),
+            asyncio.create_task(self._keep_sending(), name=f"seliq-{self.name}-sender"),
+        ]
+
+    async def wait_listening(self, seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(seconds):
+                await self.listening.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def stop(self, flush_seconds: float = 5.0) -> None:
+        """Send what is still queued (up to `flush_seconds`), then stop."""
+        try:
+            async with asyncio.timeout(flush_seconds):
+                await self._outbox.join()
+        except TimeoutError:
+            log.warning("%s broker: %d event batch(es) not sent", self.name, self._outbox.qsize())
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        self.hub.close()
+        await self._close()
+
+    def status(self) -> str:
+        if self.listening.is_set():
+            return f"{self.name} (listening)"
+        return f"{self.name} (reconnecting: other processes' events are not arriving)"
+
+    def _received(self, payload: str | bytes) -> None:
+        origin, events = decode(payload)
+        if origin != self.origin:
+            self.hub.dispatch(events)
+
+    async def _keep_listening(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._listen()
+                attempt = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("%s broker: listener lost (%s); reconnecting", self.name, exc)
+            self.listening.clear()
+            await asyncio.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
+            attempt += 1
+
+    async def _keep_sending(self) -> None:
+        attempt = 0
+        while True:
+            batch = await self._outbox.get()
+            # Take everything already waiting: one round trip for a burst.
+            while not self._outbox.empty():
+                batch.extend(self._outbox.get_nowait())
+                self._outbox.task_done()
+            try:
+                for payload in encode(batch, self.origin):
+                    await self._send(payload)
+                self.sent += len(batch)
+                attempt = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "%s broker: %d event(s) not published (%s)", self.name, len(batch), exc
+                )
+                await self._reset_sender()
+                await asyncio.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
+                attempt += 1
+            finally:
+                self._outbox.task_done()
+
+    async def _listen(self) -> None:
+        raise NotImplementedError
+
+    async def _send(self, payload: bytes) -> None:
+        raise NotImplementedError
+
+    async def _reset_sender(self) -> None:
+        return None
+
+    async def _close(self) -> None:
+        return None
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """`postgresql+asyncpg://...` (SQLAlchemy) as the `postgresql://...` DSN asyncpg takes."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(
+        hide_password=False
+    )
+
+
+class PostgresBroker(_RemoteBroker):
+    """LISTEN/NOTIFY on the gateway's database: one listening and one sending connection per
+    process, outside the request pool."""
+
+    name = "postgres"
+
+    def __init__(self, database_url: str, channel: str, hub: EventHub | None = None) -> None:
+        super().__init__(channel, hub)
+        self.dsn = asyncpg_dsn(database_url)
+        self._sender: Any = None
+
+    async def _listen(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.dsn)
+        lost = asyncio.Event()
+        try:
+            conn.add_termination_listener(lambda _conn: lost.set())
+            await conn.add_listener(
+                self.channel, lambda _conn, _pid, _channel, payload: self._received(payload)
+            )
+            self.connects += 1
+            self.listening.set()
+            log.info("postgres broker: listening on channel %s", self.channel)
+            await lost.wait()
+            raise ConnectionError("the LISTEN connection was closed")
+        finally:
+            self.listening.clear()
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
+
+    async def _send(self, payload: bytes) -> None:
+        import asyncpg
+
+        if self._sender is None or self._sender.is_closed():
+            self._sender = await asyncpg.connect(self.dsn)
+        await self._sender.execute("SELECT pg_notify($1, $2)", self.channel, payload.decode())
+
+    async def _reset_sender(self) -> None:
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            with contextlib.suppress(Exception):
+                sender.terminate()
+
+    async def _close(self) -> None:
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            with contextlib.suppress(Exception):
+                await sender.close(timeout=2)
+
+
+class RedisBroker(_RemoteBroker):
+    """Redis pub/sub (SELIQ_REDIS_URL): one subscribed connection and one client per process."""
+
+    name = "redis"
+
+    def __init__(self, redis_url: str, channel: str, hub: EventHub | None = None) -> None:
+        super().__init__(channel, hub)
+        import redis.asyncio as redis
+
+        self.client = redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=None)
+
+    async def _listen(self) -> None:
+        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.channel)
+            self.connects += 1
+            self.listening.set()
+            log.info("redis broker: subscribed to channel %s", self.channel)
+            while True:
+                message = await pubsub.get_message(timeout=None)
+                if message is not None and message.get("type") == "message":
+                    self._received(message["data"])
+        finally:
+            self.listening.clear()
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def _send(self, payload: bytes) -> None:
+        await self.client.publish(self.channel, payload)
+
+    async def _close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.client.aclose()
+
+
+def build_broker(
+    database_url: str, redis_url: str | None = None, channel: str = DEFAULT_CHANNEL
+) -> Broker:
+    """Redis when configured, else LISTEN/NOTIFY on PostgreSQL, else one process in memory."""
+    if redis_url:
+        return RedisBroker(redis_url, channel)
+    if database_url.startswith("postgresql"):
+        return PostgresBroker(database_url, channel)
+    return MemoryBroker()
+
+
+BROKER_KEY = web.AppKey("event_broker", Broker)  # type: ignore[type-abstract]
+
+
+def lifecycle(
+    broker: Broker, db: Database
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """An aiohttp `cleanup_ctx` entry: start the broker with the app and have `db` publish the
+    events of its committed writes to it; at the end, send what is still queued and end every
+    local subscription."""
+
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        await broker.start()
+        db.publish = broker.publish
+        yield
+        if db.publish == broker.publish:
+            db.publish = None
+        await broker.stop()
+
+    return run
