@@ -22,6 +22,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check gateway schema rest_compat tests
 	$(BIN)/mypy gateway schema rest_compat

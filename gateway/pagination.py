@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, bindparam, tuple_
@@ -74,9 +75,18 @@ def page_args(
 @dataclass
 class Page(Generic[T]):
     items: list[T]
-    cursors: list[str]
+    sort: SortKey
     has_next_page: bool
     has_previous_page: bool
+
+    def cursor(self, index: int) -> str:
+        item: Any = self.items[index]
+        return encode_cursor(getattr(item, self.sort.attribute), item.id)
+
+    @cached_property
+    def cursors(self) -> list[str]:
+        """Made when first asked for: most pages (nested lists) never show their cursors."""
+        return [self.cursor(index) for index in range(len(self.items))]
 
 
 def encode_cursor(sort_value: Any, row_id: str) -> str:
@@ -151,7 +161,6 @@ def make_page(rows: Sequence[T], sort: SortKey, args: PageArgs) -> Page[T]:
     more = len(rows) > args.size
     if args.backward:
         items.reverse()
-    cursors = [encode_cursor(getattr(item, sort.attribute), item.id) for item in items]  # type: ignore[attr-defined]
     if args.backward:
-        return Page(items, cursors, has_next_page=args.cursor is not None, has_previous_page=more)
-    return Page(items, cursors, has_next_page=more, has_previous_page=args.cursor is not None)
+        return Page(items, sort, has_next_page=args.cursor is not None, has_previous_page=more)
+    return Page(items, sort, has_next_page=more, has_previous_page=args.cursor is not None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from graphql import GraphQLError
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -30,8 +31,10 @@ from schema.limits import (
     check_text,
     parse_document,
 )
+from schema.plan import Plans
 
 QUERY_ONLY = frozenset({OperationType.QUERY})
+MAX_ESTIMATES = 512
 ALL_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
@@ -45,6 +48,11 @@ class GraphQLExecutor:
         self.limits = limits or Limits()
         self.schema = build_schema(self.limits)
         self.limiter = limiter or LocalLimiter()
+        # Repeated read operations run from cached plans (schema/plan.py), not field by field.
+        self.plans = Plans(self.schema._schema, self.limits.max_tokens)
+        # (query, operation, variables) -> its estimate: the analysis walks the whole document,
+        # and dashboards send the same operation with the same variables again and again.
+        self._estimates: dict[tuple[str, str | None, bytes], Estimate] = {}
 
     def _estimate(
         self, query: str, variables: dict[str, Any] | None, operation_name: str | None
@@ -52,15 +60,26 @@ class GraphQLExecutor:
         """Limits that can be checked without running anything: text size, syntax (with the
         token limit), nesting, page sizes, list sizes, estimated nodes."""
         try:
+            key = (query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+        except TypeError:
+            key = None
+        if key is not None and (known := self._estimates.get(key)) is not None:
+            return known
+        try:
             check_text(query, self.limits)
             document = parse_document(query, self.limits.max_tokens)
-            return analyse(
+            estimate = analyse(
                 self.schema._schema, document, operation_name, variables, self.limits
             )
         except LimitExceeded as exc:
             return [as_graphql_error(exc)]
         except GraphQLError as exc:
             return [exc]
+        if key is not None:
+            if len(self._estimates) >= MAX_ESTIMATES:
+                self._estimates.pop(next(iter(self._estimates)))
+            self._estimates[key] = estimate
+        return estimate
 
     async def _charge(self, principal: Principal, cost: int) -> Decision:
         decision = await self.limiter.charge(
@@ -89,6 +108,10 @@ class GraphQLExecutor:
             body = {"errors": [format_error(err, request_id) for err in estimate], "data": None}
             return Outcome(body=body, not_executed=True)
         context.rate_limit = await self._charge(principal, estimate.cost)
+        plan = self.plans.get(query, operation_name)
+        data = None if plan is None else await self.plans.run(plan, variables, context)
+        if data is not None:
+            return Outcome(body={"data": data, "extensions": _cost(estimate)}, not_executed=False)
         try:
             result = await self.schema.execute(
                 query,
@@ -98,6 +121,11 @@ class GraphQLExecutor:
                 allowed_operation_types=ALL_OPERATIONS if allow_mutations else QUERY_ONLY,
             )
         except InvalidOperationTypeError as exc:
+            if exc.operation_type == OperationType.SUBSCRIPTION:
+                raise OperationRefused(
+                    "subscriptions are served over WebSocket: connect to /graphql with the "
+                    "graphql-transport-ws subprotocol", 400, "BAD_REQUEST",
+                ) from None
             kind = exc.operation_type.value
             raise OperationRefused(
                 f"{kind}s are not allowed over GET; use POST", 405, "METHOD_NOT_ALLOWED"
@@ -114,13 +142,16 @@ class GraphQLExecutor:
                 "no GraphQL query in the request", 400, "BAD_REQUEST"
             ) from None
         body = result_to_json(result, context)
+        if not result.errors:
+            self.plans.learn(query, operation_name)
         extensions: dict[str, Any] = body.setdefault("extensions", {})  # type: ignore[call-overload]
-        extensions["cost"] = {
-            "requestedQueryCost": estimate.cost,
-            "estimatedNodes": estimate.nodes,
-        }
+        extensions.update(_cost(estimate))
         not_executed = result.data is None and bool(result.errors) and all(
             isinstance(err, GraphQLError) and err.path is None and err.original_error is None
             for err in result.errors or []
         )
         return Outcome(body=body, not_executed=not_executed)
+
+
+def _cost(estimate: Estimate) -> dict[str, Any]:
+    return {"cost": {"requestedQueryCost": estimate.cost, "estimatedNodes": estimate.nodes}}

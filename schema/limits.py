@@ -135,15 +135,34 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
     return None
 
 
+class _DirectiveCounter(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def enter_directive(self, *args: Any) -> None:
+        self.count += 1
+
+
+# Document (kept alive by the entry, so its id is not reused) -> its number of directives:
+# counting walks the whole document, and the same documents come back request after request.
+_DIRECTIVE_COUNTS: dict[int, tuple[DocumentNode, int]] = {}
+
+
+def _directive_count(document: DocumentNode) -> int:
+    cached = _DIRECTIVE_COUNTS.get(id(document))
+    if cached is not None and cached[0] is document:
+        return cached[1]
+    counter = _DirectiveCounter()
+    visit(document, counter)
+    if len(_DIRECTIVE_COUNTS) >= 512:
+        _DIRECTIVE_COUNTS.pop(next(iter(_DIRECTIVE_COUNTS)))
+    _DIRECTIVE_COUNTS[id(document)] = (document, counter.count)
+    return counter.count
+
+
 def _check_directives(document: DocumentNode, limits: Limits) -> None:
-    count = 0
-
-    class Counter(Visitor):
-        def enter_directive(self, *args: Any) -> None:
-            nonlocal count
-            count += 1
-
-    visit(document, Counter())
+    count = _directive_count(document)
     if count > limits.max_directives:
         raise LimitExceeded(f"{count} directives; the limit is {limits.max_directives}")
 

@@ -29,9 +29,26 @@ class Edge(Generic[T]):
 
 @strawberry.type
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
+    """Edges, cursors and page info are made only when a query selects them: a dashboard's
+    nested lists mostly ask for `nodes`, and encoding every cursor is measurable."""
+
+    @strawberry.field
+    def edges(self) -> list[Edge[T]]:
+        return [Edge(cursor=c, node=n) for c, n in zip(self.page.cursors, self.nodes, strict=True)]
+
     nodes: list[T]
-    page_info: PageInfo
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        page = self.page
+        return PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.cursor(0) if page.items else None,
+            end_cursor=page.cursor(-1) if page.items else None,
+        )
+
+    page: strawberry.Private[Page[Any]]
     count_fn: strawberry.Private[Callable[[], Awaitable[int]]]
 
     @strawberry.field(description="Rows matching the filter across all pages.")
@@ -42,18 +59,7 @@ class Connection(Generic[T]):
 def connection(
     page: Page[Any], convert: Callable[[Any], T], count_fn: Callable[[], Awaitable[int]]
 ) -> Connection[T]:
-    nodes = [convert(row) for row in page.items]
-    return Connection(
-        edges=[Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
-        nodes=nodes,
-        page_info=PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=page.has_previous_page,
-            start_cursor=page.cursors[0] if page.cursors else None,
-            end_cursor=page.cursors[-1] if page.cursors else None,
-        ),
-        count_fn=count_fn,
-    )
+    return Connection(nodes=[convert(row) for row in page.items], page=page, count_fn=count_fn)
 
 
 def fixed_count(value: int) -> Callable[[], Awaitable[int]]:

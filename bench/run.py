@@ -1,0 +1,463 @@
+"""`python -m bench [--quick]`: seed, start the servers, measure T1..T8, print and record them.
+
+Layout of a run: the gateway (`seliq-gateway serve`) and the hand-written reference each run in
+their own process, pinned to one core once they answer; the load generator runs in another
+process on the other core (when the machine has two). Throughput ratios alternate rounds
+between the two variants (A B, B A, ...) and compare medians, so drift and noise hit both.
+
+Before anything is timed the benchmark checks that the reference answers byte-identical JSON,
+and every timed request must succeed: a mismatch or an error is a broken benchmark (exit 1),
+whereas a missed target only shows as "NO" in the table (exit 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import ingest, seed
+from bench.loadgen import BenchmarkBroken, Job, JobResult, LoadGenerator
+from bench.procs import HOST, ROOT, Cores, Server, start_gateway, start_reference
+from bench.queries import (
+    REST_LIST_INCIDENTS,
+    Request,
+    dashboard_request,
+    reference_dashboard_request,
+    rest_as_graphql_request,
+    rest_request,
+)
+from bench.reference import cursor
+from bench.report import RESULTS_DIR, Ratio, details, table, write
+
+ALL = ("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8")
+STATEMENTS_HEADER = "X-Seliq-SQL-Statements"
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str
+    rounds: int
+    seconds: float  # per round and variant, throughput ratios
+    concurrency: int
+    latency_seconds: float  # per round, page and database, T7
+    t5_seconds: float
+    t6_alerts: int  # per round and variant
+    t6_senders: int = 16
+
+    @classmethod
+    def for_mode(cls, quick: bool) -> Plan:
+        if quick:
+            return cls("quick", rounds=5, seconds=0.5, concurrency=8, latency_seconds=0.2,
+                       t5_seconds=0.3, t6_alerts=64)
+        return cls("full", rounds=7, seconds=2.0, concurrency=8, latency_seconds=0.75,
+                   t5_seconds=1.5, t6_alerts=320)
+
+
+class Bench:
+    def __init__(self, plan: Plan, only: tuple[str, ...], run_dir: Path) -> None:
+        self.plan = plan
+        self.only = only
+        self.run_dir = run_dir
+        self.cores = Cores.detect()
+        self.servers: dict[str, Server] = {}
+        self.ratios: dict[str, Ratio] = {}
+        self.loadgen: LoadGenerator | None = None
+        self.key = seed.API_KEY
+
+    def wants(self, *ids: str) -> bool:
+        return any(i in self.only for i in ids)
+
+    # ---- set-up ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        quick = self.plan.mode == "quick"
+        started = []
+        if self.wants("T1", "T2", "T3", "T4", "T5", "T8"):
+            dashboard = seed.copy_to(seed.ensure(seed.DASHBOARD), self.run_dir / "dashboard.db")
+            self.dashboard = dashboard
+            started.append(start_gateway("gateway", dashboard.url, self.run_dir))
+            if self.wants("T1", "T2", "T8"):
+                started.append(start_reference("reference", dashboard.path, self.run_dir))
+        if self.wants("T6"):
+            base = seed.ensure(seed.INGEST)
+            self.ingest_gateway_db = seed.copy_to(base, self.run_dir / "ingest-gateway.db")
+            self.ingest_naive_db = seed.copy_to(base, self.run_dir / "ingest-naive.db")
+            started.append(start_gateway("gateway-ingest", self.ingest_gateway_db.url,
+                                         self.run_dir))
+        if self.wants("T7"):
+            self.t7_big = seed.ensure(seed.t7_big(quick))
+            self.t7_small = seed.copy_to(seed.ensure(seed.T7_SMALL), self.run_dir / "t7small.db")
+            started.append(start_gateway("gateway-t7-big", self.t7_big.url, self.run_dir))
+            started.append(start_gateway("gateway-t7-small", self.t7_small.url, self.run_dir))
+        for server in started:
+            self.servers[server.name] = server
+        self.loadgen = LoadGenerator(self.cores.client)
+        for server in started:
+            server.wait_ready()
+            server.pin(self.cores.server)
+
+    def stop(self) -> None:
+        if self.loadgen is not None:
+            self.loadgen.close()
+        for server in self.servers.values():
+            server.stop()
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    @property
+    def lg(self) -> LoadGenerator:
+        assert self.loadgen is not None
+        return self.loadgen
+
+    def fetch(self, server: Server, request: Request, status: int = 200) -> Any:
+        answer = self.lg.fetch(HOST, server.port, request.encode(f"{HOST}:{server.port}"))
+        if answer.status != status:
+            raise BenchmarkBroken(
+                f"{request.label} on {server.name}: HTTP {answer.status}: {answer.body[:300]!r}"
+            )
+        return answer
+
+    def job(self, server: Server, requests: list[Request], **kwargs: Any) -> JobResult:
+        encoded = [r.encode(f"{HOST}:{server.port}") for r in requests]
+        result = self.lg.run(Job(HOST, server.port, encoded, **kwargs))
+        if result.errors:
+            raise BenchmarkBroken(
+                f"{requests[0].label} on {server.name}: {result.errors} failed requests, "
+                f"first: {result.first_error}"
+            )
+        return result
+
+    def alternate(
+        self, variants: list[tuple[str, Server, Request]], seconds: float, concurrency: int,
+    ) -> dict[str, list[JobResult]]:
+        """Alternating rounds (A B, B A, ...) after a warm-up of each variant."""
+        for _, server, request in variants:
+            self.job(server, [request], concurrency=concurrency, seconds=min(seconds, 1.0))
+        results: dict[str, list[JobResult]] = {name: [] for name, _, _ in variants}
+        for index in range(self.plan.rounds):
+            order = variants if index % 2 == 0 else list(reversed(variants))
+            for name, server, request in order:
+                results[name].append(
+                    self.job(server, [request], concurrency=concurrency, seconds=seconds)
+                )
+        return results
+
+    def throughput_ratio(
+        self, key: str, name: str, target: str, a: tuple[str, Server, Request],
+        b: tuple[str, Server, Request],
+    ) -> None:
+        results = self.alternate([a, b], self.plan.seconds, self.plan.concurrency)
+        rate_a = statistics.median(r.rate for r in results[a[0]])
+        rate_b = statistics.median(r.rate for r in results[b[0]])
+        # Each round's two runs are adjacent in time: the median of the per-round ratios is
+        # less sensitive to drift (and to other load on the machine) than a ratio of medians.
+        paired = statistics.median(
+            x.rate / y.rate for x, y in zip(results[a[0]], results[b[0]], strict=True)
+        )
+        self.ratios[key] = Ratio(
+            key, name, target, paired,
+            detail={
+                f"{a[0]}_req_s": rate_a, f"{b[0]}_req_s": rate_b,
+                "rounds": {n: [round(r.rate, 1) for r in rs] for n, rs in results.items()},
+            },
+        )
+
+    # ---- checks ------------------------------------------------------------------------------
+
+    def check_bytes(self) -> None:
+        """The reference must answer exactly what the gateway answers."""
+        gateway, reference = self.servers["gateway"], self.servers["reference"]
+        pairs = [
+            (dashboard_request(self.key, 50), reference_dashboard_request(self.key, 50)),
+            (dashboard_request(self.key, 100), reference_dashboard_request(self.key, 100)),
+            (rest_request(self.key), rest_request(self.key)),
+        ]
+        for ours, theirs in pairs:
+            mine = self.fetch(gateway, ours).body
+            expected = self.fetch(reference, theirs).body
+            if mine != expected:
+                dump = self.run_dir / "mismatch"
+                dump.mkdir(exist_ok=True)
+                (dump / "gateway.json").write_bytes(mine)
+                (dump / "reference.json").write_bytes(expected)
+                raise BenchmarkBroken(
+                    f"{ours.label}: the gateway and the reference answer different bytes "
+                    f"({len(mine)} vs {len(expected)}); both are in {dump}"
+                )
+
+    # ---- the ratios --------------------------------------------------------------------------
+
+    def t1_t2(self) -> None:
+        gateway, reference = self.servers["gateway"], self.servers["reference"]
+        for key, first, target in (("T1", 50, ">= 0.5"), ("T2", 100, ">= 0.4")):
+            if not self.wants(key):
+                continue
+            self.throughput_ratio(
+                key, f"dashboard req/s, GraphQL / hand-written reference (first: {first})",
+                target,
+                ("graphql", gateway, dashboard_request(self.key, first)),
+                ("reference", reference, reference_dashboard_request(self.key, first)),
+            )
+
+    def t8(self) -> None:
+        gateway = self.servers["gateway"]
+        if not self.wants("T1", "T2"):  # T8 is the peak under the T1 load: apply it
+            self.job(gateway, [dashboard_request(self.key, 50)],
+                     concurrency=self.plan.concurrency, seconds=self.plan.seconds)
+        self.ratios["T8"] = Ratio(
+            "T8", "peak RSS of the gateway under the dashboard load (VmHWM)", "<= 250",
+            gateway.peak_rss_mib(), unit="MiB",
+        )
+
+    def t3(self) -> None:
+        gateway = self.servers["gateway"]
+        rest = self.fetch(gateway, rest_request(self.key)).body
+        graphql = self.fetch(gateway, rest_as_graphql_request(self.key, 50)).body
+        rest_ids = [row["id"] for row in orjson.loads(rest)["data"]]
+        graphql_ids = [n["id"] for n in orjson.loads(graphql)["data"]["incidents"]["nodes"]]
+        if rest_ids != graphql_ids:
+            raise BenchmarkBroken("T3: the REST route and its GraphQL operation differ in rows")
+        self.throughput_ratio(
+            "T3", f"REST GET {REST_LIST_INCIDENTS} req/s / the GraphQL operation it runs", ">= 1.0",
+            ("rest", gateway, rest_request(self.key)),
+            ("graphql", gateway, rest_as_graphql_request(self.key, 50)),
+        )
+
+    def t4(self) -> None:
+        gateway = self.servers["gateway"]
+        counts = {}
+        for first in (10, 100):
+            answer = self.fetch(gateway, dashboard_request(self.key, first))
+            body = orjson.loads(answer.body)
+            if body.get("errors") or len(body["data"]["incidents"]["nodes"]) != first:
+                raise BenchmarkBroken(f"T4: the dashboard at first:{first} did not answer a page")
+            counts[first] = int(answer.headers[STATEMENTS_HEADER])
+        self.ratios["T4"] = Ratio(
+            "T4", "SQL statements of the dashboard query, first: 100 / first: 10", "= 1.0",
+            counts[100] / counts[10],
+            detail={"statements_first_10": counts[10], "statements_first_100": counts[100]},
+        )
+
+    def t5(self) -> None:
+        command = [
+            sys.executable, "-m", "bench.inprocess", "--database", self.dashboard.url,
+            "--rounds", str(self.plan.rounds), "--seconds", str(self.plan.t5_seconds),
+        ]
+        if self.cores.server is not None:
+            command += ["--core", str(self.cores.server)]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
+                              timeout=300)
+        if done.returncode != 0:
+            raise BenchmarkBroken(f"T5 failed: {done.stderr.strip()[-2000:]}")
+        result = orjson.loads(done.stdout.strip().splitlines()[-1])
+        self.ratios["T5"] = Ratio(
+            "T5", "schema.execute time, every production extension / none (in-process)",
+            "<= 1.1", result["ratio"],
+            detail={"with_extensions_ms": result["with_extensions_ms"],
+                    "no_extensions_ms": result["no_extensions_ms"]},
+        )
+
+    def t6(self) -> None:
+        gateway = self.servers["gateway-ingest"]
+        naive = ingest.NaiveLoop(self.ingest_naive_db.path, self.cores.server)
+        try:
+            count = self.plan.t6_alerts
+            gateway_rates: list[float] = []
+            naive_rates: list[float] = []
+            # Warm-up round (-1) on both sides, then alternating rounds.
+            for index in range(-1, self.plan.rounds):
+                alerts = ingest.stream(index, count)
+                requests = ingest.webhook_requests(alerts)
+
+                def through_gateway(requests: list[Request] = requests) -> float:
+                    result = self.job(gateway, requests, concurrency=self.plan.t6_senders,
+                                      mode="count", expect_status=(202,))
+                    return result.count / result.elapsed
+
+                def through_naive(index: int = index) -> float:
+                    return count / naive.run(index, count)
+
+                order: list[Callable[[], float]] = [through_gateway, through_naive]
+                if index % 2:
+                    order.reverse()
+                rates = {fn: fn() for fn in order}
+                if index >= 0:
+                    gateway_rates.append(rates[through_gateway])
+                    naive_rates.append(rates[through_naive])
+        finally:
+            naive.close()
+        ours = ingest.table_counts(self.ingest_gateway_db.path)
+        theirs = ingest.table_counts(self.ingest_naive_db.path)
+        if ours != theirs:
+            raise BenchmarkBroken(
+                f"T6: the gateway and the naive loop wrote different rows: {ours} vs {theirs}"
+            )
+        rate_gateway = statistics.median(gateway_rates)
+        rate_naive = statistics.median(naive_rates)
+        paired = statistics.median(g / n for g, n in zip(gateway_rates, naive_rates, strict=True))
+        self.ratios["T6"] = Ratio(
+            "T6", f"ingest alerts/s, webhook at {self.plan.t6_senders} senders / naive loop "
+            "(1 tx per alert, synchronous=FULL)", ">= 1.0", paired,
+            detail={"webhook_alerts_s": rate_gateway, "naive_alerts_s": rate_naive,
+                    "alerts_per_round": count, "rows": ours},
+        )
+
+    def t7(self) -> None:
+        big, small = self.servers["gateway-t7-big"], self.servers["gateway-t7-small"]
+        # The first page of each list, and a page from half-way down it (keyset: same cost).
+        pages = [("incidents", False), ("alerts", False), ("incidents", True), ("alerts", True)]
+        requests: dict[str, dict[str, Request]] = {"big": {}, "small": {}}
+        for size, dataset in (("big", self.t7_big), ("small", self.t7_small)):
+            for table_name, deep in pages:
+                path = f"/v1/{table_name}?limit=50"
+                if deep:
+                    path += "&cursor=" + _middle_cursor(dataset.path, table_name)
+                label = f"{table_name}{' (deep)' if deep else ''}"
+                requests[size][label] = rest_request(self.key, path)
+        for label in requests["big"]:  # warm-up, and both answer a full page
+            for size, server in (("big", big), ("small", small)):
+                body = orjson.loads(self.fetch(server, requests[size][label]).body)
+                if len(body["data"]) != 50:
+                    raise BenchmarkBroken(f"T7: {label} on {size} did not answer a full page")
+                self.job(server, [requests[size][label]], seconds=0.2)
+        medians: dict[str, dict[str, list[float]]] = {
+            label: {"big": [], "small": []} for label in requests["big"]
+        }
+        for index in range(self.plan.rounds):
+            for label in requests["big"]:
+                order = [("big", big), ("small", small)]
+                if index % 2:
+                    order.reverse()
+                for size, server in order:
+                    result = self.job(server, [requests[size][label]], concurrency=1,
+                                      seconds=self.plan.latency_seconds)
+                    medians[label][size].append(result.median_latency)
+        per_page = {  # per-round pairs, as for throughput (see throughput_ratio)
+            label: statistics.median(b / s for b, s in zip(m["big"], m["small"], strict=True))
+            for label, m in medians.items()
+        }
+        worst = max(per_page, key=lambda label: per_page[label])
+        shape = seed.t7_big(self.plan.mode == "quick")
+        self.ratios["T7"] = Ratio(
+            "T7", f"list page latency, {shape.total_alerts:,} alerts + {shape.incidents:,} "
+            f"incidents / {seed.T7_SMALL.total_alerts:,} alerts (worst page)", "<= 1.5",
+            per_page[worst],
+            detail={
+                "worst_page": worst,
+                "ratio_by_page": per_page,
+                "big_ms": {k: statistics.median(m["big"]) * 1000 for k, m in medians.items()},
+                "small_ms": {k: statistics.median(m["small"]) * 1000 for k, m in medians.items()},
+            },
+        )
+
+    def run(self) -> None:
+        steps: list[tuple[tuple[str, ...], str, Callable[[], None]]] = [
+            (("T1", "T2", "T8"), "byte check", self.check_bytes),
+            (("T1", "T2"), "T1/T2", self.t1_t2),
+            (("T8",), "T8", self.t8),
+            (("T3",), "T3", self.t3),
+            (("T4",), "T4", self.t4),
+            (("T7",), "T7", self.t7),
+            (("T6",), "T6", self.t6),
+            (("T5",), "T5", self.t5),
+        ]
+        for ids, label, step in steps:
+            if self.wants(*ids):
+                progress(label)
+                step()
+
+
+_STARTED = time.monotonic()
+
+
+def progress(message: str) -> None:
+    print(f"[{time.monotonic() - _STARTED:5.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def _middle_cursor(database: Path, table_name: str) -> str:
+    """The cursor of the row half-way down the list (newest first), as the API would hand out."""
+    column = "created_at" if table_name == "incidents" else "received_at"
+    conn = sqlite3.connect(database)
+    try:
+        total = conn.execute(f"SELECT count(*) FROM {table_name}").fetchone()[0]
+        stored, row_id = conn.execute(
+            f"SELECT {column}, id FROM {table_name} ORDER BY {column} DESC, id DESC "
+            "LIMIT 1 OFFSET ?", (min(total // 2, total - 51),),
+        ).fetchone()
+    finally:
+        conn.close()
+    return cursor(stored, row_id)
+
+
+def _pin_self(core: int | None) -> None:
+    if core is not None and hasattr(os, "sched_setaffinity"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {core})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="short rounds and a smaller T7 database (finishes within 60 s)")
+    parser.add_argument("--only", default=",".join(ALL),
+                        help="comma-separated ratios to measure (default: all)")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR,
+                        help="where latest.json and history.md go (default: bench/results)")
+    parser.add_argument("--no-record", action="store_true",
+                        help="print only; write neither latest.json nor history.md")
+    args = parser.parse_args(argv)
+    only = tuple(part.strip().upper() for part in args.only.split(",") if part.strip())
+    unknown = [part for part in only if part not in ALL]
+    if unknown:
+        parser.error(f"unknown ratio(s): {', '.join(unknown)}")
+    plan = Plan.for_mode(args.quick)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="seliq-bench-") as tmp:
+        bench = Bench(plan, only, Path(tmp))
+        _pin_self(bench.cores.client)
+        try:
+            progress("starting servers")
+            bench.start()
+            bench.run()
+        except (BenchmarkBroken, RuntimeError, KeyError) as exc:
+            print(f"benchmark broken: {exc}", file=sys.stderr)
+            for server in bench.servers.values():
+                if server.process.poll() is not None:
+                    print(f"--- {server.name} log ---\n{server.tail()}", file=sys.stderr)
+            return 1
+        finally:
+            bench.stop()
+    elapsed = time.monotonic() - started
+    from bench.report import machine
+
+    about = machine()
+    header = (
+        f"Seliq benchmark ({plan.mode}, {elapsed:.0f} s) on {about['cpu']}, {about['cores']} "
+        f"cores, Python {about['python']}; {bench.cores.describe()}"
+    )
+    print(table(bench.ratios, header))
+    print()
+    print(details(bench.ratios))
+    if not args.no_record:
+        settings = {
+            "rounds": plan.rounds, "seconds_per_round": plan.seconds,
+            "concurrency": plan.concurrency, "pinning": bench.cores.describe(),
+            "elapsed_s": round(elapsed, 1), "only": list(only),
+        }
+        write(bench.ratios, plan.mode, settings, args.results)
+    return 0
