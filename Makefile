@@ -26,8 +26,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway schema rest_compat tests
-	$(BIN)/mypy gateway schema rest_compat
+	$(BIN)/ruff check gateway schema rest_compat tests bench
+	$(BIN)/mypy gateway schema rest_compat bench
 
 clean:
 	rm -rf $(VENV) seliq.db seliq.db-wal seliq.db-shm test-artifacts
