@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from enum import Enum
-from typing import Any, cast
+from typing import Any
 
 import strawberry
 
@@ -29,7 +29,7 @@ from schema.context import Context, Info
 from schema.enums import AlertStatus, Severity
 from schema.errors import UserError, user_error
 from schema.incidents import Incident
-from schema.pagination import Connection, connection
+from schema.pagination import Connection, workspace_rows
 from schema.scalars import JSON
 
 log = logging.getLogger("seliq.ingest")
@@ -288,15 +288,7 @@ async def delivery_connection(
     info: Info, workspace_id: str, first: int | None, after: str | None
 ) -> Connection[WebhookDelivery]:
     """Newest first. `workspace_id` is one the caller may see (resolved by `Workspace`)."""
-    args = page_args(first, after)
-    db = info.context.db
-    async with db.read() as session:
-        page = await deliveries.list_deliveries(session, workspace_id, args)
-
-    async def count() -> int:
-        async with db.read() as session:
-            return await deliveries.count_deliveries(session, workspace_id)
-
-    return cast(
-        Connection[WebhookDelivery], connection(page, WebhookDelivery.from_row, count)
+    return await workspace_rows(
+        info.context.db, workspace_id, page_args(first, after), deliveries.list_deliveries,
+        deliveries.count_deliveries, WebhookDelivery.from_row,
     )

@@ -12,7 +12,7 @@ from gateway.pagination import page_args
 from schema.alerts import Alert, AlertFilter
 from schema.context import Info
 from schema.incidents import Incident, IncidentFilter, IncidentOrder
-from schema.pagination import Connection, connection
+from schema.pagination import Connection, connection, workspace_rows
 from schema.reports import Report
 from schema.workspaces import Workspace
 
@@ -66,16 +66,10 @@ async def alert_connection(
 async def report_connection(
     info: Info, workspace_id: str, first: int | None, after: str | None
 ) -> Connection[Report]:
-    args = page_args(first, after)
-    db = info.context.db
-    async with db.read() as session:
-        page = await reports.list_reports(session, workspace_id, args)
-
-    async def count() -> int:
-        async with db.read() as session:
-            return await reports.count_reports(session, workspace_id)
-
-    return connection(page, Report.from_row, count)
+    return await workspace_rows(
+        info.context.db, workspace_id, page_args(first, after), reports.list_reports,
+        reports.count_reports, Report.from_row,
+    )
 
 
 async def workspace_connection(

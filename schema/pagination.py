@@ -8,7 +8,8 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from gateway.pagination import Page
+from gateway.db import Database
+from gateway.pagination import Page, PageArgs
 
 T = TypeVar("T")
 
@@ -71,3 +72,23 @@ def fixed_count(value: int) -> Callable[[], Awaitable[int]]:
 
 def enum_values(values: Iterable[Any] | None) -> tuple[str, ...]:
     return tuple(v.value for v in values) if values else ()
+
+
+async def workspace_rows(
+    db: Database,
+    workspace_id: str,
+    args: PageArgs,
+    fetch_page: Callable[[Any, str, PageArgs], Awaitable[Page[Any]]],
+    fetch_count: Callable[[Any, str], Awaitable[int]],
+    convert: Callable[[Any], T],
+) -> Connection[T]:
+    """A connection over one workspace's rows of a kind with no filter: a page now, the count
+    only if `totalCount` is asked for (each in its own read session)."""
+    async with db.read() as session:
+        page = await fetch_page(session, workspace_id, args)
+
+    async def count() -> int:
+        async with db.read() as session:
+            return await fetch_count(session, workspace_id)
+
+    return connection(page, convert, count)
