@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -119,14 +120,23 @@ class Server:
             return body
 
 
-@pytest.fixture
-async def server(settings: Settings, db: Database) -> AsyncIterator[Server]:
+@asynccontextmanager
+async def running_server(settings: Settings, db: Database) -> AsyncIterator[Server]:
+    """The real app with `settings` on a loopback port, and a client for it."""
     app = create_app(settings, db=db)
     test_server = TestServer(app, host="127.0.0.1")
     await test_server.start_server()
-    async with aiohttp.ClientSession() as http:
-        yield Server(url=str(test_server.make_url("")).rstrip("/"), http=http, db=db)
-    await test_server.close()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Server(url=str(test_server.make_url("")).rstrip("/"), http=http, db=db)
+    finally:
+        await test_server.close()
+
+
+@pytest.fixture
+async def server(settings: Settings, db: Database) -> AsyncIterator[Server]:
+    async with running_server(settings, db) as running:
+        yield running
 
 
 @dataclass

@@ -9,17 +9,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from gateway.app import create_app
 from gateway.db import Database
 from gateway.models import Alert, Incident
 from gateway.settings import Settings
 from gateway.timeutil import utcnow
-from tests.conftest import Server, make_incident
+from tests.conftest import Server, make_incident, running_server
 from tests.sla.helpers import workspace_with_key
 
 MODEL_TEXT = "Disk on web-01 is nearly full (7 alerts). Check the log volume first."
@@ -81,12 +79,8 @@ async def model_server(
         "summary_api_key": "sk-test-secret",
         "summary_timeout_seconds": 0.5,
     })
-    app = create_app(configured, db=db)
-    test_server = TestServer(app, host="127.0.0.1")
-    await test_server.start_server()
-    async with aiohttp.ClientSession() as http:
-        yield Server(url=str(test_server.make_url("")).rstrip("/"), http=http, db=db)
-    await test_server.close()
+    async with running_server(configured, db) as running:
+        yield running
 
 
 @dataclass
