@@ -36,8 +36,23 @@ EVENT_TYPES = (
 SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}
 
 
+# Default factories are plain functions, not the builtins `dict` and `list`: pydantic inspects a
+# factory's signature on every model construction, and for a builtin that means parsing its text
+# signature (~0.13 ms each; alerts, events and deliveries are made thousands of times a second).
+def _empty_dict() -> dict[str, Any]:
+    return {}
+
+
+def _empty_list() -> list[str]:
+    return []
+
+
 def _json_column() -> Any:
-    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    return Field(default_factory=_empty_dict, sa_column=Column(JSON, nullable=False))
+
+
+def _json_list_column() -> Any:
+    return Field(default_factory=_empty_list, sa_column=Column(JSON, nullable=False))
 
 
 class Workspace(SQLModel, table=True):
@@ -220,7 +235,7 @@ class WebhookDelivery(SQLModel, table=True):
     format: str | None = Field(default=None, max_length=16)
     status_code: int
     accepted: int = 0
-    alert_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    incident_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    outcomes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    alert_ids: list[str] = _json_list_column()
+    incident_ids: list[str] = _json_list_column()
+    outcomes: list[str] = _json_list_column()
     error: str | None = Field(default=None, max_length=1000)
