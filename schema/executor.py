@@ -50,8 +50,9 @@ class GraphQLExecutor:
         self.limiter = limiter or LocalLimiter()
         # Repeated read operations run from cached plans (schema/plan.py), not field by field.
         self.plans = Plans(self.schema._schema, self.limits.max_tokens)
-        # (query, operation, variables) -> its estimate: the analysis walks the whole document,
-        # and dashboards send the same operation with the same variables again and again.
+        # (query, operation, variables' shape) -> its estimate: the analysis walks the whole
+        # document, and dashboards send the same operation with the same variables again and
+        # again (see `_shape` for what of the variables counts).
         self._estimates: dict[tuple[str, str | None, bytes], Estimate] = {}
 
     def _estimate(
@@ -60,7 +61,8 @@ class GraphQLExecutor:
         """Limits that can be checked without running anything: text size, syntax (with the
         token limit), nesting, page sizes, list sizes, estimated nodes."""
         try:
-            key = (query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+            shape = orjson.dumps(_shape(variables), option=orjson.OPT_SORT_KEYS)
+            key = (query, operation_name, shape)
         except TypeError:
             key = None
         if key is not None and (known := self._estimates.get(key)) is not None:
@@ -151,6 +153,23 @@ class GraphQLExecutor:
             for err in result.errors or []
         )
         return Outcome(body=body, not_executed=not_executed)
+
+
+# Strings longer than this stand for any string in the estimate cache's key.
+LONG_STRING = 64
+
+
+def _shape(value: Any) -> Any:
+    """`variables` as the analysis sees them: it reads numbers (page sizes), list lengths and
+    booleans (directives), never the text of a long string, so every webhook body (one long
+    `rawBody`) shares one cache entry instead of missing it each time."""
+    if isinstance(value, str):
+        return value if len(value) <= LONG_STRING else "\u2026"
+    if isinstance(value, dict):
+        return {name: _shape(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(item) for item in value]
+    return value
 
 
 def _cost(estimate: Estimate) -> dict[str, Any]:

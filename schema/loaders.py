@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from functools import cached_property
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -27,37 +28,60 @@ PagesFetch = Callable[[Any, str, list[str], PageArgs], Awaitable[dict[str, Any]]
 
 
 class Loaders:
+    """Each loader is made on first use: most requests (a mutation, a list page) use one or two
+    of them, and making a dozen per request showed in the webhook's profile."""
+
     def __init__(self, db: Database, principal: Principal) -> None:
         self.db = db
         self.principal = principal
-        self.incident: DataLoader[tuple[str, str], Incident | None] = self._by_id(
-            incidents.incidents_by_ids
-        )
-        self.alert: DataLoader[tuple[str, str], Alert | None] = self._by_id(alerts.alerts_by_ids)
-        self.report: DataLoader[tuple[str, str], Report | None] = self._by_id(
-            reports.reports_by_ids
-        )
-        self.note: DataLoader[tuple[str, str], Note | None] = self._by_id(incidents.notes_by_ids)
-        self.event: DataLoader[tuple[str, str], TimelineEvent | None] = self._by_id(
-            timeline.events_by_ids
-        )
-        self.alert_page: DataLoader[tuple[str, str, PageArgs], Page[Alert]] = self._pages(
-            alerts.pages_for_incidents
-        )
-        self.timeline_page: DataLoader[tuple[str, str, PageArgs], Page[TimelineEvent]] = (
-            self._pages(timeline.pages_for_incidents)
-        )
-        self.note_page: DataLoader[tuple[str, str, PageArgs], Page[Note]] = self._pages(
-            incidents.notes_for_incidents
-        )
-        self.timeline_count: DataLoader[tuple[str, str], int] = self._by_id(
-            timeline.counts_for_incidents
-        )
-        self.note_count: DataLoader[tuple[str, str], int] = self._by_id(
-            incidents.note_counts_for_incidents
-        )
-        self.workspace: DataLoader[str, Workspace | None] = DataLoader(self._load_workspaces)
-        self.children: DataLoader[str, list[Workspace]] = DataLoader(self._load_children)
+
+    @cached_property
+    def incident(self) -> DataLoader[tuple[str, str], Incident | None]:
+        return self._by_id(incidents.incidents_by_ids)
+
+    @cached_property
+    def alert(self) -> DataLoader[tuple[str, str], Alert | None]:
+        return self._by_id(alerts.alerts_by_ids)
+
+    @cached_property
+    def report(self) -> DataLoader[tuple[str, str], Report | None]:
+        return self._by_id(reports.reports_by_ids)
+
+    @cached_property
+    def note(self) -> DataLoader[tuple[str, str], Note | None]:
+        return self._by_id(incidents.notes_by_ids)
+
+    @cached_property
+    def event(self) -> DataLoader[tuple[str, str], TimelineEvent | None]:
+        return self._by_id(timeline.events_by_ids)
+
+    @cached_property
+    def alert_page(self) -> DataLoader[tuple[str, str, PageArgs], Page[Alert]]:
+        return self._pages(alerts.pages_for_incidents)
+
+    @cached_property
+    def timeline_page(self) -> DataLoader[tuple[str, str, PageArgs], Page[TimelineEvent]]:
+        return self._pages(timeline.pages_for_incidents)
+
+    @cached_property
+    def note_page(self) -> DataLoader[tuple[str, str, PageArgs], Page[Note]]:
+        return self._pages(incidents.notes_for_incidents)
+
+    @cached_property
+    def timeline_count(self) -> DataLoader[tuple[str, str], int]:
+        return self._by_id(timeline.counts_for_incidents)
+
+    @cached_property
+    def note_count(self) -> DataLoader[tuple[str, str], int]:
+        return self._by_id(incidents.note_counts_for_incidents)
+
+    @cached_property
+    def workspace(self) -> DataLoader[str, Workspace | None]:
+        return DataLoader(self._load_workspaces)
+
+    @cached_property
+    def children(self) -> DataLoader[str, list[Workspace]]:
+        return DataLoader(self._load_children)
 
     def _by_id(self, fetch: ByIdFetch) -> DataLoader[Any, Any]:
         """A loader of (workspace_id, id) keys: one statement per workspace in the batch."""
