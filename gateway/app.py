@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway import events, report_worker, sla_sweeper, summaries
+from gateway.auth import Principal
 from gateway.db import Database
 from gateway.http.cors import CORS_ORIGINS_KEY, cors
 from gateway.http.graphql import GraphQLHandler
@@ -101,7 +102,7 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     summarizer = Summarizer.from_settings(settings)
     limiter = build_limiter(settings)
     app[LIMITER_KEY] = limiter
-    app[AUTH_CACHE_KEY] = AuthCache(settings.auth_cache_seconds)
+    app[AUTH_CACHE_KEY] = AuthCache[Principal](settings.auth_cache_seconds)
     executor = GraphQLExecutor(database, limiter, query_limits(settings), summarizer=summarizer)
     app[EXECUTOR_KEY] = executor
     # Live events after commit (issue 8): in memory, PostgreSQL LISTEN/NOTIFY or Redis pub/sub;
@@ -130,7 +131,8 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     from rest_compat.webhook import setup_webhook
 
     setup_webhook(
-        app, db=database, executor=executor, rate_limit=settings.webhook_rate_limit
+        app, db=database, executor=executor, rate_limit=settings.webhook_rate_limit,
+        auth_cache_seconds=settings.auth_cache_seconds,
     )  # POST /webhook/{slug}/{token}
     setup_rest(app, db=database, executor=executor)  # /v1/... and /v1/openapi.json
     add_metrics(app, database, per_workspace=settings.metrics_per_workspace)  # GET /metrics

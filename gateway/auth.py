@@ -38,6 +38,13 @@ def revocation_epoch() -> int:
     return _revocations
 
 
+def note_revocation() -> None:
+    """A credential changed in this process (a key revoked, a webhook token replaced, webhook
+    signing switched): cached authentications made before it are dropped at once."""
+    global _revocations
+    _revocations += 1
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -155,6 +162,5 @@ async def revoke_key(session: AsyncSession, key_id: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
     await session.flush()
-    global _revocations
-    _revocations += 1
+    note_revocation()
     return key

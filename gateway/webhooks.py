@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from gateway import ids
-from gateway.auth import hash_secret, new_secret
+from gateway.auth import hash_secret, new_secret, note_revocation
 from gateway.models import WebhookToken, Workspace
 from gateway.timeutil import utcnow
 
@@ -35,6 +35,7 @@ async def create_token(session: AsyncSession, workspace: Workspace) -> tuple[Web
     )
     session.add(row)
     await session.flush()
+    note_revocation()
     return row, secret
 
 

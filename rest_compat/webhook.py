@@ -20,8 +20,10 @@ import time
 
 from aiohttp import web
 
+from gateway.auth import revocation_epoch
 from gateway.db import Database
 from gateway.http.jsonio import error_code, json_response, request_id_of
+from gateway.http.principal import AuthCache
 from gateway.ingest import deliveries, pipeline, webhook_auth
 from gateway.ingest.deliveries import DeliveryMeta
 from gateway.ingest.errors import RETRY_AFTER_SECONDS, STATUS_FOR_CODE, Unavailable
@@ -59,11 +61,13 @@ REFUSAL_REASONS = {
 
 
 def setup_webhook(
-    app: web.Application, *, db: Database, executor: Executor, rate_limit: int = 600
+    app: web.Application, *, db: Database, executor: Executor, rate_limit: int = 600,
+    auth_cache_seconds: float = 0,
 ) -> None:
     """Serve `POST /webhook/{slug}/{token}` on `app`; each workspace's webhook has its own
-    bucket of `rate_limit` deliveries per minute."""
-    handler = WebhookHandler(db, executor, rate_limit)
+    bucket of `rate_limit` deliveries per minute. Recognised URLs are remembered for
+    `auth_cache_seconds`, with the bounds of the API-key cache (`AuthCache`)."""
+    handler = WebhookHandler(db, executor, rate_limit, AuthCache(auth_cache_seconds))
     app.router.add_post("/webhook/{slug}/{token}", handler.handle)
 
 
@@ -86,17 +90,17 @@ def _error(
 
 
 class WebhookHandler:
-    def __init__(self, db: Database, executor: Executor, rate_limit: int) -> None:
+    def __init__(
+        self, db: Database, executor: Executor, rate_limit: int, targets: AuthCache[WebhookTarget]
+    ) -> None:
         self.db = db
         self.executor = executor
         self.rate_limit = rate_limit
+        self.targets = targets
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         received_at = utcnow()
-        async with self.db.read() as session:
-            target = await webhook_auth.find_webhook(
-                session, request.match_info["slug"], request.match_info["token"]
-            )
+        target = await self._target(request.match_info["slug"], request.match_info["token"])
         if target is None:
             record_webhook_refused(REFUSAL_REASONS[404])
             return _error(request, 404, NOT_FOUND_MESSAGE)
@@ -118,6 +122,17 @@ class WebhookHandler:
                 headers=refusal.headers,
             )
         return await self._ingest(request, target, meta, text)
+
+    async def _target(self, slug: str, token: str) -> WebhookTarget | None:
+        url = f"{slug}/{token}"
+        if (cached := self.targets.get(url, None)) is not None:
+            return cached
+        epoch = revocation_epoch()
+        async with self.db.read() as session:
+            target = await webhook_auth.find_webhook(session, slug, token)
+        if target is not None:
+            self.targets.put(url, None, target, epoch)
+        return target
 
     async def _ingest(
         self, request: web.Request, target: WebhookTarget, meta: DeliveryMeta, text: str

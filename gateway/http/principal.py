@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Generic, TypeVar
 
 from aiohttp import web
 
@@ -15,10 +16,12 @@ from gateway.auth import Principal, authenticate, revocation_epoch
 from gateway.db import Database
 
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
+V = TypeVar("V")
 
 
-class AuthCache:
-    """(key hash, X-Workspace-ID) -> Principal, for `ttl` seconds; failures are never cached.
+class AuthCache(Generic[V]):
+    """(credential hash, X-Workspace-ID) -> what it authenticated (a Principal; the webhook
+    door's target), for `ttl` seconds; failures are never cached.
 
     Bounds: a key revoked through this process (`revoke_key`) stops working at once; a key
     revoked by another process (the CLI, another worker), a new workspace below the key's, a
@@ -28,14 +31,14 @@ class AuthCache:
     def __init__(self, ttl: float, maxsize: int = 10_000) -> None:
         self.ttl = ttl
         self.maxsize = maxsize
-        self._entries: dict[tuple[str, str | None], tuple[float, int, Principal]] = {}
+        self._entries: dict[tuple[str, str | None], tuple[float, int, V]] = {}
 
     @staticmethod
     def _key(authorization: str | None, workspace_ref: str | None) -> tuple[str, str | None]:
         # Hashed, so the cache holds no secrets.
         return hashlib.sha256((authorization or "").encode()).hexdigest(), workspace_ref
 
-    def get(self, authorization: str | None, workspace_ref: str | None) -> Principal | None:
+    def get(self, authorization: str | None, workspace_ref: str | None) -> V | None:
         if self.ttl <= 0 or not authorization:
             return None
         key = self._key(authorization, workspace_ref)
@@ -49,8 +52,7 @@ class AuthCache:
         return principal
 
     def put(
-        self, authorization: str | None, workspace_ref: str | None, principal: Principal,
-        epoch: int,
+        self, authorization: str | None, workspace_ref: str | None, principal: V, epoch: int,
     ) -> None:
         if self.ttl <= 0 or not authorization:
             return
@@ -60,7 +62,7 @@ class AuthCache:
         self._entries[key] = (time.monotonic() + self.ttl, epoch, principal)
 
 
-AUTH_CACHE_KEY = web.AppKey("auth_cache", AuthCache)
+AUTH_CACHE_KEY = web.AppKey("auth_cache", AuthCache[Principal])
 
 
 async def principal_for(request: web.Request, db: Database) -> Principal:

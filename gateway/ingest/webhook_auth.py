@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway.auth import Principal, hash_secret
+from gateway.auth import Principal, hash_secret, note_revocation
 from gateway.errors import NotFound
 from gateway.ingest.deliveries import DeliveryMeta
 from gateway.models import WebhookToken, Workspace
@@ -140,6 +140,7 @@ def new_signing_secret() -> str:
 def set_signing(workspace: Workspace, enabled: bool) -> str | None:
     """Turn HMAC signing on (a new secret, returned once to print) or off (None)."""
     workspace.webhook_signing_secret = new_signing_secret() if enabled else None
+    note_revocation()
     return workspace.webhook_signing_secret
 
 
