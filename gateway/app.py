@@ -148,6 +148,11 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
 
         async def close_db(app: web.Application) -> None:
             await database.dispose()
+    async def end_group_commit(app: web.Application) -> None:
+        # After the grace period: a group still committing is cancelled and rolls back.
+        await database.grouped.close()
+
+    app.on_cleanup.append(end_group_commit)
 
         app.on_cleanup.append(close_db)
     return app

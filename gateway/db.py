@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
@@ -29,7 +29,9 @@ from sqlalchemy.ext.asyncio import (
 
 from gateway import sqlite_driver
 from gateway.errors import Unavailable
+from gateway.group_commit import GroupCommit, Prepare
 
+T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 SQLITE_POOL_SIZE = 16
 # What a 503 asks the client to wait before retrying a write that met lock contention.
@@ -104,10 +106,10 @@ class Database:
             # Enough pooled connections for the requests in flight: past the pool, each
             # checkout opens a connection (a thread, the PRAGMAs) and closes it on return.
             kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
-        else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
             # One trip to the driver thread per statement instead of four.
             kwargs["module"] = sqlite_driver.dbapi()
+        else:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
             # The same patience as SQLite's busy timeout: a write blocked on a row lock for
             # longer fails (SQLSTATE 55P03), which the ingestion doors answer with 503.
             kwargs["connect_args"] = {"server_settings": {"lock_timeout": str(BUSY_TIMEOUT_MS)}}
@@ -130,6 +132,7 @@ class Database:
         # Set by the app to its event broker's `publish`: called with the events of each
         # committed write session (never for one that rolled back).
         self.publish: Callable[[Sequence[Any]], None] | None = None
+        self.grouped = GroupCommit(self)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -163,9 +166,17 @@ class Database:
             except Exception:  # committed already: a lost live event must not fail the write
                 logging.getLogger("seliq.events").exception("publishing events failed")
 
+    async def write_grouped(
+        self, work: Callable[[AsyncSession], Awaitable[T]], prepare: Prepare | None = None
+    ) -> T:
+        """`work(session)` in a write transaction shared with the other work that queued while
+        the previous commit was in flight (`gateway.group_commit`); returns after the commit."""
+        return await self.grouped.run(work, prepare)
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
+        await self.grouped.close()
         await self.engine.dispose()

@@ -213,15 +213,10 @@ async def resolve_ingest_alert(info: Info, input: IngestAlertInput) -> IngestAle
         request = idempotency.make_request(
             input.idempotency_key, {"body": body, "source": route_source}
         )
-        async with pipeline.write_session(ctx.db) as session:
-            result = await pipeline.ingest(
-                session, ctx.workspace_id, parsed, actor=principal.actor,
-                idempotency_request=request,
-            )
-            if delivery is not None:
-                deliveries.record(
-                    session, ctx.workspace_id, delivery, status_code=202, result=result
-                )
+        result = await pipeline.commit(ctx.db, pipeline.IngestWork(
+            ctx.workspace_id, parsed, actor=principal.actor, idempotency_request=request,
+            delivery=delivery,
+        ))
     except Unavailable:
         raise
     except DomainError as exc:

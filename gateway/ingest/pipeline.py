@@ -17,7 +17,7 @@ Outcomes, per alert:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +32,8 @@ from gateway import events, ids, timeline
 from gateway.db import Database, is_lock_contention
 from gateway.errors import NotFound
 from gateway.incidents import ROW_LOCK, new_incident, next_number, set_severity, set_status
-from gateway.ingest import correlation, idempotency
+from gateway.ingest import correlation, deliveries, idempotency, prefetch
+from gateway.ingest.deliveries import DeliveryMeta
 from gateway.ingest.errors import RETRY_AFTER_SECONDS, Unavailable
 from gateway.ingest.formats import AlertIn, Parsed
 from gateway.ingest.idempotency import IdempotencyRequest
@@ -121,6 +122,44 @@ async def write_session(db: Database) -> AsyncIterator[AsyncSession]:
         raise
 
 
+@dataclass
+class IngestWork:
+    """One request's ingestion (and, for the webhook, its delivery row) as a unit of work for
+    `Database.write_grouped`: concurrent requests commit together (group commit), after
+    `prepare_group` read what all of them need at once."""
+
+    workspace_id: str
+    parsed: Parsed
+    actor: str
+    idempotency_request: IdempotencyRequest | None = None
+    delivery: DeliveryMeta | None = None
+
+    async def __call__(self, session: AsyncSession) -> IngestResult:
+        result = await ingest(
+            session, self.workspace_id, self.parsed, actor=self.actor,
+            idempotency_request=self.idempotency_request,
+        )
+        if self.delivery is not None:
+            deliveries.record(
+                session, self.workspace_id, self.delivery, status_code=202, result=result
+            )
+        return result
+
+
+async def prepare_group(session: AsyncSession, works: Sequence[Any]) -> None:
+    """Before a group's units run: lock their workspaces and prefetch their lookups."""
+    alerts: dict[str, list[AlertIn]] = {}
+    for work in works:
+        if isinstance(work, IngestWork):
+            alerts.setdefault(work.workspace_id, []).extend(work.parsed.alerts)
+    await prefetch.prefetch(session, alerts)
+
+
+async def commit(db: Database, work: IngestWork) -> IngestResult:
+    """Ingest in a group-committed write transaction; returns once it committed."""
+    return await db.write_grouped(work, prepare=prepare_group)
+
+
 async def ingest(
     session: AsyncSession,
     workspace_id: str,
@@ -136,9 +175,13 @@ async def ingest(
     # already. The lock serialises dedup, correlation, numbering and idempotency per workspace;
     # NO KEY lets other transactions keep inserting rows that reference the workspace (their
     # foreign-key checks take KEY SHARE), so an analyst's edit never deadlocks with ingestion.
-    workspace = await session.get(
-        Workspace, workspace_id, with_for_update=ROW_LOCK, populate_existing=True
-    )
+    cache = prefetch.cache_for(session, workspace_id)
+    if cache is not None:
+        workspace: Workspace | None = cache.workspace  # locked by the group's prefetch
+    else:
+        workspace = await session.get(
+            Workspace, workspace_id, with_for_update=ROW_LOCK, populate_existing=True
+        )
     if workspace is None:
         raise NotFound(f"no workspace {workspace_id}")
     if idempotency_request is not None:
@@ -158,12 +201,16 @@ async def ingest(
             events.ALERT_INGESTED, workspace_id, outcome.alert.id,
             outcome.incident.id if outcome.incident else None, outcome.outcome,
         ))  # `alertsIngested` subscribers hear of it once the transaction commits
-        await session.flush()
+        if prefetch.cache_for(session, workspace_id) is None:
+            await session.flush()  # the next alert's lookups must see this one
+
     if idempotency_request is not None:
         await idempotency.remember(
             session, workspace_id, idempotency_request, result.http_status, result.snapshot(), now
         )
-    await session.flush()
+    if prefetch.cache_for(session, workspace_id) is None:
+        await session.flush()
+    # In a group the commit flushes everything at once: one INSERT per table for the group.
     return result
 
 
@@ -202,11 +249,15 @@ async def _fire(
     labels: tuple[str, ...],
 ) -> AlertResult:
     now = clock.now
-    existing = await _firing_duplicate(session, workspace.id, item.fingerprint)
+    cache = prefetch.cache_for(session, workspace.id)
+    if cache is not None and item.fingerprint in cache.firing:
+        existing = cache.firing[item.fingerprint]
+    else:
+        existing = await _firing_duplicate(session, workspace.id, item.fingerprint)
     if existing is not None:
         existing.occurrences += 1
         existing.last_seen_at = now
-        incident = await _incident_of(session, existing)
+        incident = await _incident_of(session, existing, prefetched=cache is not None)
         if _higher(item.severity, existing.severity):
             existing.severity = item.severity
             if incident is not None:
@@ -215,7 +266,10 @@ async def _fire(
         return AlertResult(existing, incident, "deduplicated")
 
     key = correlation.group_key(item, labels)
-    incident = await correlation.open_incident_for(session, workspace, key, now)
+    if cache is not None and cache.knows_group(key):
+        incident = cache.open_incident(key, now)
+    else:
+        incident = await correlation.open_incident_for(session, workspace, key, now)
     outcome = "grouped"
     alert_id = ids.new_id(ids.ALERT)
     if incident is None:
@@ -225,7 +279,9 @@ async def _fire(
         incident.group_key = key
         incident.created_at = incident.updated_at = now
         session.add(incident)
-        await session.flush()
+        if cache is not None:
+            cache.open_incidents[key] = incident
+        await session.flush()  # the incident's row before the rows that refer to it
         timeline.record(
             session, incident, "incident.created", actor, f"opened by alert: {item.title}"[:1000],
             {"alert_id": alert_id, "source": item.source, "group_key": key}, at=clock.tick(),
@@ -252,6 +308,8 @@ async def _fire(
         received_at=now,
     )
     session.add(alert)
+    if cache is not None:
+        cache.firing[item.fingerprint] = alert
     incident.alert_count += 1
     incident.updated_at = now
     session.add(incident)
@@ -263,8 +321,14 @@ async def _fire(
     return AlertResult(alert, incident, outcome)
 
 
-async def _incident_of(session: AsyncSession, alert: Alert) -> Incident | None:
-    return await _locked_incident(session, alert.incident_id) if alert.incident_id else None
+async def _incident_of(
+    session: AsyncSession, alert: Alert, *, prefetched: bool = False
+) -> Incident | None:
+    if alert.incident_id is None:
+        return None
+    if prefetched:  # locked and loaded by the group's prefetch: no statement
+        return await session.get(Incident, alert.incident_id)
+    return await _locked_incident(session, alert.incident_id)
 
 
 async def _locked_incident(session: AsyncSession, incident_id: str) -> Incident | None:
@@ -297,6 +361,10 @@ async def _resolve(
     session: AsyncSession, workspace: Workspace, item: AlertIn, actor: str, clock: Clock
 ) -> AlertResult:
     now = clock.now
+    # A resolution changes which alerts fire and which incidents are open: from here on this
+    # workspace's lookups ask the database (which sees everything after a flush).
+    prefetch.forget(session, workspace.id)
+    await session.flush()
     stmt = (
         select(Alert)
         .where(col(Alert.workspace_id) == workspace.id)

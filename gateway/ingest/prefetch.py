@@ -1,0 +1,137 @@
+"""What a group of ingest requests needs from the database, read once for the whole group.
+
+Alone, each alert asks three questions with a statement each: is there a firing alert with this
+fingerprint (and which incident is it in), and is there an open incident for its group key. When
+requests commit together (`gateway.group_commit`), `prefetch` asks them once per workspace for
+every alert of the group: one statement for the fingerprints, one for the group keys, one for
+the incidents of the duplicates, the rows locked as the single-request path locks them. The
+pipeline then answers from this cache and keeps it current as it creates alerts and incidents,
+so the group writes what the same requests would have written one by one.
+
+A resolution changes which alerts are firing and which incidents are open in ways the cache does
+not follow, so after one the workspace's cache is dropped and the rest of the group asks the
+database again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from gateway.incidents import ROW_LOCK
+from gateway.ingest import correlation
+from gateway.ingest.formats import AlertIn
+from gateway.models import Alert, Incident, Workspace
+from gateway.timeutil import to_utc, utcnow
+
+SESSION_KEY = "seliq_ingest_prefetch"
+
+
+@dataclass
+class WorkspaceCache:
+    """The answers for one workspace, kept current by the pipeline during the group."""
+
+    workspace: Workspace
+    # fingerprint -> the newest firing alert in an open (or no) incident; None: there is none.
+    firing: dict[str, Alert | None] = field(default_factory=dict)
+    # group key -> the newest open incident opened at or after `since`; None: there is none.
+    open_incidents: dict[str, Incident | None] = field(default_factory=dict)
+    since: datetime | None = None
+
+    def knows_group(self, key: str) -> bool:
+        return self.since is not None and key in self.open_incidents
+
+    def open_incident(self, key: str, now: datetime) -> Incident | None:
+        """The incident `key` joins at `now` (call when `knows_group(key)`). The prefetch took
+        the newest open incident since its own, earlier, cutoff: if that one is older than this
+        alert's cutoff, no other qualifies either."""
+        incident = self.open_incidents[key]
+        window = timedelta(seconds=self.workspace.correlation_window_seconds)
+        if incident is None or to_utc(incident.created_at) < to_utc(now) - window:
+            return None
+        return incident
+
+
+def cache_for(session: AsyncSession, workspace_id: str) -> WorkspaceCache | None:
+    caches: dict[str, WorkspaceCache] = session.info.get(SESSION_KEY, {})
+    return caches.get(workspace_id)
+
+
+def forget(session: AsyncSession, workspace_id: str) -> None:
+    session.info.get(SESSION_KEY, {}).pop(workspace_id, None)
+
+
+async def prefetch(session: AsyncSession, alerts: dict[str, list[AlertIn]]) -> None:
+    """Lock each workspace (in id order, so two groups never wait on each other crosswise) and
+    read what its alerts will ask. `alerts` maps workspace id -> the group's alerts for it."""
+    caches: dict[str, WorkspaceCache] = session.info.setdefault(SESSION_KEY, {})
+    for workspace_id in sorted(alerts):
+        workspace = await session.get(
+            Workspace, workspace_id, with_for_update=ROW_LOCK, populate_existing=True
+        )
+        if workspace is None:
+            continue  # the pipeline raises NotFound for it, as alone
+        cache = WorkspaceCache(workspace)
+        firing = [item for item in alerts[workspace_id] if item.status != "resolved"]
+        await _prefetch_firing(session, cache, {item.fingerprint for item in firing})
+        labels = correlation.labels_of(workspace)
+        await _prefetch_open(session, cache, {correlation.group_key(i, labels) for i in firing})
+        caches[workspace_id] = cache
+
+
+async def _prefetch_firing(
+    session: AsyncSession, cache: WorkspaceCache, fingerprints: Iterable[str]
+) -> None:
+    wanted = sorted(fingerprints)
+    if not wanted:
+        return
+    stmt = (
+        select(Alert)
+        .outerjoin(Incident, col(Incident.id) == col(Alert.incident_id))
+        .where(col(Alert.workspace_id) == cache.workspace.id)
+        .where(col(Alert.fingerprint).in_(wanted))
+        .where(col(Alert.status) == "firing")
+        .where(or_(col(Alert.incident_id).is_(None), col(Incident.status) != "resolved"))
+        .order_by(col(Alert.received_at).desc(), col(Alert.id).desc())
+    )
+    cache.firing = dict.fromkeys(wanted)
+    for alert in (await session.execute(stmt)).scalars():
+        if cache.firing[alert.fingerprint] is None:
+            cache.firing[alert.fingerprint] = alert
+    incident_ids = sorted({a.incident_id for a in cache.firing.values() if a and a.incident_id})
+    if incident_ids:
+        # Locked and re-read, as `_locked_incident` does for one alert; afterwards the pipeline
+        # finds them in the session without asking again.
+        await session.execute(
+            select(Incident)
+            .where(col(Incident.id).in_(incident_ids))
+            .with_for_update(key_share=True)  # ROW_LOCK
+            .execution_options(populate_existing=True)
+        )
+
+
+async def _prefetch_open(session: AsyncSession, cache: WorkspaceCache, keys: set[str]) -> None:
+    window = cache.workspace.correlation_window_seconds
+    if not keys or window <= 0:
+        return
+    cache.since = utcnow() - timedelta(seconds=window)
+    wanted = sorted(keys)
+    stmt = (
+        select(Incident)
+        .where(col(Incident.workspace_id) == cache.workspace.id)
+        .where(col(Incident.status).in_(correlation.OPEN_STATUSES))
+        .where(col(Incident.created_at) >= cache.since)
+        .where(col(Incident.group_key).in_(wanted))
+        .order_by(col(Incident.created_at).desc(), col(Incident.id).desc())
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    cache.open_incidents = dict.fromkeys(wanted)
+    for incident in (await session.execute(stmt)).scalars():
+        if incident.group_key is not None and cache.open_incidents[incident.group_key] is None:
+            cache.open_incidents[incident.group_key] = incident

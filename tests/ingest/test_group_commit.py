@@ -1,0 +1,164 @@
+"""Ingestion under group commit: a group of requests writes exactly what the same requests
+write one transaction at a time (a differential test over a mixed stream of new, duplicate,
+escalating, grouped and resolved alerts), with the same number of statements for 4 alerts as
+for 16; and concurrent webhook posts really are committed in shared transactions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from gateway.db import Database
+from gateway.ingest import formats, pipeline
+from gateway.models import Alert, Incident, TimelineEvent
+from tests.conftest import Server, Tenants
+from tests.ingest.conftest import Hook, alerts_of, post
+
+
+def stream() -> list[dict[str, Any]]:
+    """New alerts in six groups, repeats (one escalating), a resolution in the middle, one of
+    something never seen, an alert joining an open incident, and one whose incident was just
+    resolved (so it opens a new one)."""
+    bodies: list[dict[str, Any]] = []
+    for n in range(12):
+        bodies.append({
+            "title": f"alert {n % 5}", "fingerprint": f"fp-{n % 5}",
+            "severity": "critical" if n == 7 else "medium",
+            "labels": {"alertname": f"rule-{n % 2}", "host": f"h{n % 3}"},
+        })
+        if n == 6:
+            bodies.append({"title": "alert 1", "fingerprint": "fp-1", "status": "resolved"})
+        if n == 9:
+            bodies.append({"title": "ghost", "fingerprint": "never-fired", "status": "resolved"})
+    rule_0_h2 = {"alertname": "rule-0", "host": "h2"}
+    bodies += [
+        {"title": "joins", "fingerprint": "joins", "labels": {"alertname": "rule-0", "host": "h0"}},
+        {"title": "alert 2", "fingerprint": "fp-2", "status": "resolved"},  # closes its incident
+        {"title": "after", "fingerprint": "after", "labels": rule_0_h2},  # so: a new incident
+    ]
+    return bodies
+
+
+def work(workspace_id: str, body: dict[str, Any]) -> pipeline.IngestWork:
+    return pipeline.IngestWork(workspace_id, formats.parse(body), actor="webhook")
+
+
+async def state(db: Database, workspace_id: str) -> dict[str, Any]:
+    """What a user sees, without ids and times: alerts by fingerprint, incidents by number."""
+    async with db.read() as session:
+        incidents = list((await session.execute(
+            select(Incident).where(col(Incident.workspace_id) == workspace_id)
+        )).scalars())
+        number = {i.id: i.number for i in incidents}
+        alerts = list((await session.execute(
+            select(Alert).where(col(Alert.workspace_id) == workspace_id)
+        )).scalars())
+        events = list((await session.execute(
+            select(TimelineEvent).where(col(TimelineEvent.workspace_id) == workspace_id)
+        )).scalars())
+    return {
+        "alerts": sorted(
+            (a.fingerprint, a.status, a.severity, a.occurrences, number.get(a.incident_id or ""))
+            for a in alerts
+            if not a.fingerprint.startswith("fp-inc_")  # the fixture's, named by incident id
+        ),
+        "incidents": sorted(
+            (i.number, i.status, i.severity, i.alert_count, i.group_key or "") for i in incidents
+        ),
+        "events": sorted(Counter((number[e.incident_id], e.type) for e in events).items()),
+    }
+
+
+async def ingest_alone(db: Database, workspace_id: str, body: dict[str, Any]) -> None:
+    async with db.write() as session:
+        await work(workspace_id, body)(session)
+
+
+async def ingest_as_one_group(db: Database, works: list[pipeline.IngestWork]) -> list[Any]:
+    """Queue every unit while a first group is held open, so that they all share the next."""
+    gate = asyncio.Event()
+
+    async def held(session: AsyncSession) -> None:
+        await gate.wait()
+
+    first = asyncio.create_task(db.write_grouped(held))
+    await asyncio.sleep(0.02)
+    groups_before = db.grouped.groups
+    queued = [asyncio.create_task(pipeline.commit(db, unit)) for unit in works]
+    await asyncio.sleep(0.02)
+    gate.set()
+    await first
+    results = await asyncio.gather(*queued)
+    assert db.grouped.groups == groups_before + 2  # the held one, then all of them together
+    return results
+
+
+async def test_a_group_writes_what_the_requests_write_one_by_one(
+    db: Database, tenants: Tenants
+) -> None:
+    alone, grouped = tenants.acme.id, tenants.globex.id
+    for body in stream():
+        await ingest_alone(db, alone, body)
+    results = await ingest_as_one_group(db, [work(grouped, body) for body in stream()])
+    assert await state(db, grouped) == await state(db, alone)
+    outcomes = Counter(item.outcome for result in results for item in result.results)
+    assert outcomes == {"created": 7, "deduplicated": 6, "grouped": 1, "resolved": 3}
+
+
+async def statements_of_group(db: Database, workspace_id: str, count: int) -> int:
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(args[2])
+
+    works = [
+        work(workspace_id, {"title": f"x{n}", "fingerprint": f"s{count}-{n}",
+                            "labels": {"alertname": "disk", "host": f"h{n % 4}"}})
+        for n in range(count)
+    ]
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await ingest_as_one_group(db, works)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    return len(statements)
+
+
+async def test_a_group_costs_the_same_statements_for_4_alerts_as_for_16(
+    db: Database, tenants: Tenants
+) -> None:
+    workspace = tenants.acme.id
+    for host in range(4):  # the four incidents the alerts will join already exist
+        await ingest_alone(db, workspace, {
+            "title": "seed", "fingerprint": f"seed-{host}",
+            "labels": {"alertname": "disk", "host": f"h{host}"},
+        })
+    four = await statements_of_group(db, workspace, 4)
+    sixteen = await statements_of_group(db, workspace, 16)
+    assert four == sixteen
+    assert sixteen <= 12  # alone, each alert costs about ten
+
+
+async def test_concurrent_webhook_posts_share_transactions(
+    server: Server, db: Database, hooks: dict[str, Hook]
+) -> None:
+    hook = hooks["acme"]
+    before = len(await alerts_of(db, hook.workspace_id))
+    groups = db.grouped.groups
+    bodies = [
+        {"title": f"storm {n}", "fingerprint": f"storm-{n}",
+         "labels": {"alertname": "storm", "host": f"h{n % 4}"}}
+        for n in range(48)
+    ]
+    replies = await asyncio.gather(*(post(server, hook.path(), body) for body in bodies))
+    assert [r.status for r in replies] == [202] * 48
+    after = await alerts_of(db, hook.workspace_id)
+    assert len(after) == before + 48  # every acknowledged alert is on disk
+    assert db.grouped.groups - groups < 48  # and some shared a commit
+    incidents = {r.body["incidents"][0] for r in replies}
+    assert len(incidents) == 4
