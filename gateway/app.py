@@ -15,6 +15,7 @@ from gateway.http.cors import CORS_ORIGINS_KEY, cors
 from gateway.http.graphql import GraphQLHandler
 from gateway.http.health import DB_KEY, LIMITER_KEY, healthz, readyz
 from gateway.http.middleware import DEBUG_HEADERS_KEY, TIMEOUT_KEY, request_context
+from gateway.http.persisted_queries import PersistedQueries
 from gateway.http.principal import AUTH_CACHE_KEY, AuthCache
 from gateway.observability import add_metrics
 from gateway.ratelimit import Limiter, LocalLimiter
@@ -124,7 +125,10 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     )
     app.on_shutdown.append(_shutdown(subscriptions))
 
-    graphql = GraphQLHandler(database, executor, graphiql_page(settings), subscriptions)
+    persisted = PersistedQueries(max_query_characters=settings.query_max_characters)
+    graphql = GraphQLHandler(
+        database, executor, graphiql_page(settings), subscriptions, persisted
+    )
     app.router.add_route("*", "/graphql", graphql.handle)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -144,15 +148,15 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
         except ImportError:  # pragma: no cover
             log.warning("GraphiQL assets are missing; the IDE is unavailable")
 
-    if db is None:
-
-        async def close_db(app: web.Application) -> None:
-            await database.dispose()
     async def end_group_commit(app: web.Application) -> None:
         # After the grace period: a group still committing is cancelled and rolls back.
         await database.grouped.close()
 
     app.on_cleanup.append(end_group_commit)
+    if db is None:
+
+        async def close_db(app: web.Application) -> None:
+            await database.dispose()
 
         app.on_cleanup.append(close_db)
     return app

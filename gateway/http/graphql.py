@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway.db import Database
 from gateway.errors import DomainError, Unauthenticated
 from gateway.http.jsonio import json_response, request_id_of
+from gateway.http.persisted_queries import NOT_FOUND, PersistedQueries, PersistedQueryNotFound
 from gateway.http.principal import PRINCIPAL_KEY, principal_for
 from gateway.observability import OPERATION_KEY, graphql_operation_label, note_query_cost
 from gateway.operations import Executor, OperationRefused
@@ -50,9 +51,12 @@ class GraphQLHandler:
         executor: Executor,
         graphiql_html: str | None,
         websocket: WebSocketHandler | None = None,
+        persisted: PersistedQueries | None = None,
     ) -> None:
         self.db = db
         self.executor = executor
+        # Automatic persisted queries (Apollo's protocol): documents by sha256 hash.
+        self.persisted = persisted or PersistedQueries()
         self.graphiql_html = graphiql_html
         # Subscriptions (graphql-transport-ws): the app factory passes `schema.websocket`'s view.
         self.websocket = websocket
@@ -81,7 +85,9 @@ class GraphQLHandler:
             params = await _read_params(request)
         except OperationRefused as exc:
             return graphql_error_response(request, exc.status, exc.message, exc.code)
-        request[OPERATION_KEY] = graphql_operation_label(params["query"], params["operationName"])
+        request[OPERATION_KEY] = graphql_operation_label(
+            params["query"] or "", params["operationName"]
+        )
         try:
             principal = await principal_for(request, self.db)
         except DomainError as exc:
@@ -90,8 +96,19 @@ class GraphQLHandler:
             return graphql_error_response(request, status, exc.message, exc.code, headers)
         request[PRINCIPAL_KEY] = principal
         try:
+            # After authentication: only callers with a key can add documents to the store.
+            query = _require_query(self.persisted.resolve(params["query"], params["extensions"]))
+        except PersistedQueryNotFound as exc:
+            return graphql_error_response(
+                request, 200, str(exc), NOT_FOUND,
+                {"Cache-Control": "private, no-cache, must-revalidate"},
+            )
+        except OperationRefused as exc:
+            return graphql_error_response(request, exc.status, exc.message, exc.code)
+        request[OPERATION_KEY] = graphql_operation_label(query, params["operationName"])
+        try:
             outcome = await self.executor.run(
-                params["query"],
+                query,
                 params["variables"],
                 params["operationName"],
                 principal,
@@ -117,13 +134,14 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
     """query / variables / operationName from the query string (GET) or JSON body (POST)."""
     if request.method == "GET":
         raw: dict[str, Any] = dict(request.query)
-        if isinstance(raw.get("variables"), str):
-            try:
-                raw["variables"] = orjson.loads(raw["variables"])
-            except orjson.JSONDecodeError:
-                raise OperationRefused(
-                    "`variables` in the query string is not valid JSON", 400, "BAD_REQUEST"
-                ) from None
+        for name in ("variables", "extensions"):
+            if isinstance(raw.get(name), str):
+                try:
+                    raw[name] = orjson.loads(raw[name])
+                except orjson.JSONDecodeError:
+                    raise OperationRefused(
+                        f"`{name}` in the query string is not valid JSON", 400, "BAD_REQUEST"
+                    ) from None
     else:
         if request.content_type != "application/json":
             raise OperationRefused(
@@ -144,12 +162,24 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise OperationRefused("the request body must be a JSON object", 400, "BAD_REQUEST")
     query = raw.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise OperationRefused("`query` must be a non-empty string", 400, "BAD_REQUEST")
+    extensions = raw.get("extensions")
+    if extensions is None or (isinstance(extensions, dict) and "persistedQuery" not in extensions):
+        query = _require_query(query)  # otherwise the hash may stand for it
+    elif not isinstance(extensions, dict):
+        raise OperationRefused("`extensions` must be an object or null", 400, "BAD_REQUEST")
     variables = raw.get("variables")
     if variables is not None and not isinstance(variables, dict):
         raise OperationRefused("`variables` must be an object or null", 400, "BAD_REQUEST")
     operation_name = raw.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise OperationRefused("`operationName` must be a string or null", 400, "BAD_REQUEST")
-    return {"query": query, "variables": variables, "operationName": operation_name}
+    return {
+        "query": query, "variables": variables, "operationName": operation_name,
+        "extensions": extensions,
+    }
+
+
+def _require_query(query: Any) -> str:
+    if not isinstance(query, str) or not query.strip():
+        raise OperationRefused("`query` must be a non-empty string", 400, "BAD_REQUEST")
+    return query
