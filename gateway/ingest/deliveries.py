@@ -49,23 +49,23 @@ def record(
     result: IngestResult | None = None,
     error: str | None = None,
 ) -> WebhookDelivery:
-    """Add a delivery row to the caller's transaction."""
+    """Add a delivery row to the caller's transaction. Every column is given: a default
+    factory left to SQLModel costs a signature inspection per row (one per delivery)."""
+    items = result.results if result is not None else []
     row = WebhookDelivery(
         id=ids.new_id(ids.DELIVERY),
         workspace_id=workspace_id,
         received_at=meta.received_at,
         request_id=meta.request_id[:128],
         size_bytes=meta.size_bytes,
-        format=format,
+        format=result.format if result is not None else format,
         status_code=status_code,
+        accepted=len(items),
+        alert_ids=[item.alert.id for item in items],
+        incident_ids=result.incident_ids() if result is not None else [],
+        outcomes=[item.outcome for item in items],
         error=error[:MAX_ERROR] if error else None,
     )
-    if result is not None:
-        row.format = result.format
-        row.accepted = len(result.results)
-        row.alert_ids = [item.alert.id for item in result.results]
-        row.outcomes = [item.outcome for item in result.results]
-        row.incident_ids = result.incident_ids()
     session.add(row)
     return row
 
