@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from gateway.db import Database
-from gateway.ingest.webhook_auth import sign
+from gateway.ingest.webhook_auth import set_signing, sign
 from gateway.models import Alert, Incident, Workspace
 from tests.conftest import Server, Tenants
 from tests.ingest.conftest import Hook, alerts_of, events_of, get_row, post, row_counts
@@ -297,6 +297,24 @@ async def test_signed_webhook_accepts_a_good_signature(
     assert reply.status == 202, reply.body
     unsigned = await post(server, hook.path(), raw=raw)
     assert unsigned.status == 401
+
+
+async def test_turning_signing_on_applies_at_once_despite_the_url_cache(
+    server: Server, db: Database, hooks: dict[str, Hook]
+) -> None:
+    hook = hooks["acme"]
+    raw = b'{"title": "Before signing"}'
+    assert (await post(server, hook.path(), raw=raw)).status == 202  # the URL is now cached
+    async with db.write() as session:
+        workspace = await session.get(Workspace, hook.workspace_id)
+        assert workspace is not None
+        secret = set_signing(workspace, True)
+        session.add(workspace)
+    assert secret is not None
+    assert (await post(server, hook.path(), raw=raw)).status == 401
+    header = sign(secret, raw, int(time.time()))
+    signed = await post(server, hook.path(), raw=raw, headers={"X-Seliq-Signature": header})
+    assert signed.status == 202
 
 
 async def test_idempotency_key_on_the_webhook(
