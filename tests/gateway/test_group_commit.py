@@ -5,8 +5,7 @@ failure, a cancelled caller or a shutdown never costs another caller its write."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -21,14 +20,8 @@ Work = Callable[[AsyncSession], Awaitable[str]]
 
 
 @pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'group.db'}")
-    async with db.engine.begin() as conn:
-        await conn.exec_driver_sql(
-            "CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)"
-        )
-    yield db
-    await db.dispose()
+def database(things_db: Database) -> Database:
+    return things_db
 
 
 def insert(name: str, *, gate: asyncio.Event | None = None) -> Work:

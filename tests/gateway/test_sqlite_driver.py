@@ -4,8 +4,7 @@ ROLLBACK that ends every read session."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import aiosqlite
@@ -17,14 +16,8 @@ from gateway.db import Database
 
 
 @pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
-    async with db.engine.begin() as conn:
-        await conn.exec_driver_sql(
-            "CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)"
-        )
-    yield db
-    await db.dispose()
+def database(things_db: Database) -> Database:
+    return things_db
 
 
 @pytest.fixture
