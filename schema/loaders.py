@@ -17,6 +17,7 @@ from strawberry.dataloader import DataLoader
 from gateway import alerts, incidents, reports, timeline, workspaces
 from gateway.auth import Principal
 from gateway.db import Database
+from gateway.errors import DomainError
 from gateway.models import Alert, Incident, Note, Report, TimelineEvent, Workspace
 from gateway.pagination import Page, PageArgs
 
@@ -106,7 +107,14 @@ class Loaders:
             found: dict[tuple[str, str, PageArgs], Any] = {}
             async with self.db.read() as session:
                 for (workspace_id, args), parents in groups.items():
-                    pages = await fetch(session, workspace_id, parents, args)
+                    try:
+                        pages = await fetch(session, workspace_id, parents, args)
+                    except DomainError as exc:
+                        # A bad cursor fails the fields that sent it, never the other fields
+                        # that happen to share the batch (the loader sets an exception value
+                        # on those keys' futures only).
+                        found.update({(workspace_id, p, args): exc for p in parents})
+                        continue
                     found.update({(workspace_id, p, args): page for p, page in pages.items()})
             return [found[key] for key in keys]
 

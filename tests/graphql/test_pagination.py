@@ -91,3 +91,20 @@ async def test_default_page_is_50(server: Server, tenants: Tenants) -> None:
     assert len(conn["edges"]) == 50
     assert conn["totalCount"] == 55
     assert conn["pageInfo"]["hasNextPage"] is True
+
+
+async def test_a_bad_cursor_fails_only_the_field_that_sent_it(
+    server: Server, tenants: Tenants
+) -> None:
+    """Both `alerts` lists are loaded in one dataloader batch; the bad cursor of `b` used to fail
+    the batch, and with it `a`, which asked for nothing wrong."""
+    query = """query($a: ID!, $b: ID!) {
+      a: incident(id: $a) { alerts(first: 1) { nodes { id } } }
+      b: incident(id: $b) { alerts(first: 1, after: "not-a-cursor") { nodes { id } } }
+    }"""
+    first, second = tenants.acme.incidents[:2]
+    body = await server.graphql(query, {"a": first.id, "b": second.id}, key=tenants.acme.key)
+    assert [error["path"] for error in body["errors"]] == [["b", "alerts"]]
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert body["data"]["b"] is None
+    assert len(body["data"]["a"]["alerts"]["nodes"]) == 1
