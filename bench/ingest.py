@@ -87,6 +87,22 @@ def table_counts(database: Path) -> dict[str, int]:
         conn.close()
 
 
+def fsync_ms(directory: Path, count: int = 200) -> float:
+    """What one fsync costs where the databases live. The naive loop pays one per alert, group
+    commit one per group, so the ratio depends on it: printed with T6 to read it by."""
+    probe = directory / "fsync-probe"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        started = time.perf_counter()
+        for _ in range(count):
+            os.write(fd, b"\0" * 4096)
+            os.fsync(fd)
+        return (time.perf_counter() - started) / count * 1000
+    finally:
+        os.close(fd)
+        probe.unlink()
+
+
 def _ts(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1e6):06d}"
 

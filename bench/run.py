@@ -314,7 +314,8 @@ class Bench:
             "T6", f"ingest alerts/s, webhook at {self.plan.t6_senders} senders / naive loop "
             "(1 tx per alert, synchronous=FULL)", ">= 1.0", paired,
             detail={"webhook_alerts_s": rate_gateway, "naive_alerts_s": rate_naive,
-                    "alerts_per_round": count, "rows": ours},
+                    "alerts_per_round": count, "rows": ours,
+                    "fsync_ms": round(ingest.fsync_ms(self.run_dir), 3)},
         )
 
     def t7(self) -> None:
