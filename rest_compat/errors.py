@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.db import RETRY_AFTER_SECONDS
 from gateway.http.jsonio import rest_error
 
 # GraphQL error code -> (HTTP status, REST code). Anything not listed is a 500 `internal`.
@@ -21,7 +22,7 @@ GRAPHQL_CODES: dict[str, tuple[int, str]] = {
     # The database stayed locked past its busy timeout; nothing was written (Retry-After).
     "UNAVAILABLE": (503, "unavailable"),
 }
-RETRY_AFTER_UNAVAILABLE = "2"
+RETRY_AFTER_UNAVAILABLE = str(RETRY_AFTER_SECONDS)  # what Database.write tells callers
 # An operation the executor refuses to run (OperationRefused) by status; any other is a 500.
 REFUSED_CODES: dict[int, str] = {
     400: "invalid_request",

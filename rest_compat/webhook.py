@@ -22,16 +22,17 @@ from aiohttp import web
 
 from gateway.auth import revocation_epoch
 from gateway.db import Database
+from gateway.errors import Unavailable
 from gateway.http.jsonio import error_code, json_response, request_id_of
 from gateway.http.principal import AuthCache
-from gateway.ingest import deliveries, pipeline, webhook_auth
+from gateway.ingest import deliveries, webhook_auth
 from gateway.ingest.deliveries import DeliveryMeta
-from gateway.ingest.errors import RETRY_AFTER_SECONDS, STATUS_FOR_CODE, Unavailable
+from gateway.ingest.errors import STATUS_FOR_CODE
 from gateway.ingest.webhook_auth import SIGNATURE_HEADER, SignatureError, WebhookTarget
 from gateway.observability import record_webhook_refused
 from gateway.operations import Executor, OperationRefused
 from gateway.timeutil import utcnow
-from rest_compat.errors import RestError
+from rest_compat.errors import INTERNAL_MESSAGE, RETRY_AFTER_UNAVAILABLE, RestError
 
 log = logging.getLogger("seliq.webhook")
 
@@ -114,13 +115,13 @@ class WebhookHandler:
             meta = DeliveryMeta(received_at, len(body), meta.request_id)
             _check_signature(target, request, body)
             text = _text(body)
-        except RestError as refusal:
-            await self._record(target, meta, refusal.status, refusal.message)
-            _count_refusal(target, refusal.status)
-            return _error(
-                request, refusal.status, refusal.message, field=refusal.field,
-                headers=refusal.headers,
+        except RestError as refused:
+            await deliveries.record_refusal(
+                self.db, target.workspace.id, meta,
+                status_code=refused.status, error=refused.message,
             )
+            _count_refusal(target, refused.status)
+            return refused.response(request)
         return await self._ingest(request, target, meta, text)
 
     async def _target(self, slug: str, token: str) -> WebhookTarget | None:
@@ -153,7 +154,9 @@ class WebhookHandler:
                 request_id_of(request),
             )
         except OperationRefused as exc:  # e.g. 429 from the rate limiter
-            await self._record(target, meta, exc.status, exc.message)
+            await deliveries.record_refusal(
+                self.db, target.workspace.id, meta, status_code=exc.status, error=exc.message
+            )
             _count_refusal(target, exc.status)
             # A 429's Retry-After and X-RateLimit-* headers come from the middleware.
             return _error(request, exc.status, exc.message)
@@ -165,12 +168,14 @@ class WebhookHandler:
                 _count_refusal(target, 503)
                 return _error(
                     request, 503, errors[0]["message"],
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                    headers={"Retry-After": RETRY_AFTER_UNAVAILABLE},
                 )
             log.error("webhook ingestion failed: %s", errors, extra={"request_id": meta.request_id})
-            await self._record(target, meta, 500, "internal error")
+            await deliveries.record_refusal(
+                self.db, target.workspace.id, meta, status_code=500, error="internal error"
+            )
             _count_refusal(target, 500)
-            return _error(request, 500, "internal error; quote the request id")
+            return _error(request, 500, INTERNAL_MESSAGE)
         if data["userErrors"]:
             first = data["userErrors"][0]
             status = STATUS_FOR_CODE.get(first["code"], 400)
@@ -198,19 +203,6 @@ class WebhookHandler:
         }
         headers = {"Idempotent-Replayed": "true"} if data["replayed"] else None
         return json_response(body, status=202, headers=headers)
-
-    async def _record(
-        self, target: WebhookTarget, meta: DeliveryMeta, status: int, error: str
-    ) -> None:
-        """Log a refusal made by the door itself. Best effort: a busy database must not turn a
-        clear 4xx into something else."""
-        try:
-            async with pipeline.write_session(self.db) as session:
-                deliveries.record(
-                    session, target.workspace.id, meta, status_code=status, error=error
-                )
-        except Exception:  # the refusal is answered either way
-            log.warning("could not record a webhook delivery", exc_info=True)
 
 
 def _count_refusal(target: WebhookTarget, status: int) -> None:

@@ -15,17 +15,16 @@ from typing import Any
 
 import strawberry
 
-from gateway.errors import DomainError, InvalidInput
+from gateway.errors import DomainError, InvalidInput, Unavailable
 from gateway.ingest import deliveries, formats, idempotency, pipeline
-from gateway.ingest.deliveries import DeliveryMeta
-from gateway.ingest.errors import STATUS_FOR_CODE, Unavailable
+from gateway.ingest.errors import STATUS_FOR_CODE
 from gateway.ingest.pipeline import IngestResult
 from gateway.ingest.webhook_auth import WebhookPrincipal
 from gateway.models import WebhookDelivery as WebhookDeliveryRow
 from gateway.observability import record_ingested
 from gateway.pagination import page_args
 from schema.alerts import Alert
-from schema.context import Context, Info
+from schema.context import Info
 from schema.enums import AlertStatus, Severity
 from schema.errors import UserError, user_error
 from schema.incidents import Incident
@@ -221,28 +220,15 @@ async def resolve_ingest_alert(info: Info, input: IngestAlertInput) -> IngestAle
         raise
     except DomainError as exc:
         if delivery is not None:
-            await _record_refusal(ctx, delivery, exc, fmt)
+            await deliveries.record_refusal(
+                ctx.db, ctx.workspace_id, delivery,
+                status_code=STATUS_FOR_CODE.get(exc.code, 400), error=exc.message, format=fmt,
+            )
         return IngestAlertPayload.refused(exc, fmt)
     if not result.replayed:
         for item in result.results:
             record_ingested(item.outcome, result.format, ctx.workspace_id)
     return IngestAlertPayload.of(result)
-
-
-async def _record_refusal(
-    ctx: Context, delivery: DeliveryMeta, error: DomainError, fmt: str | None
-) -> None:
-    """Log a refused webhook delivery (its own small transaction: the ingesting one rolled
-    back). Best effort: a busy database must not turn a clear 4xx into something else."""
-    try:
-        async with pipeline.write_session(ctx.db) as session:
-            deliveries.record(
-                session, ctx.workspace_id, delivery,
-                status_code=STATUS_FOR_CODE.get(error.code, 400), format=fmt,
-                error=error.message,
-            )
-    except Exception:
-        log.warning("could not record a refused webhook delivery", exc_info=True)
 
 
 # --- the delivery log -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ workspace without trusting the caller.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -18,11 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from gateway import ids
+from gateway.db import Database
 from gateway.models import WebhookDelivery
 from gateway.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 
 if TYPE_CHECKING:
     from gateway.ingest.pipeline import IngestResult
+
+log = logging.getLogger("seliq.webhook")
 
 DELIVERY_SORT = SortKey(
     WebhookDelivery.received_at, WebhookDelivery.id, descending=True, attribute="received_at"
@@ -68,6 +72,25 @@ def record(
     )
     session.add(row)
     return row
+
+
+async def record_refusal(
+    db: Database,
+    workspace_id: str,
+    meta: DeliveryMeta,
+    *,
+    status_code: int,
+    error: str,
+    format: str | None = None,
+) -> None:
+    """Log a refused delivery in a small transaction of its own (the ingesting one, if any,
+    rolled back). Best effort: a busy database must not turn a clear 4xx into something else."""
+    try:
+        async with db.write() as session:
+            record(session, workspace_id, meta, status_code=status_code, format=format,
+                   error=error)
+    except Exception:  # the refusal is answered either way
+        log.warning("could not record a refused webhook delivery", exc_info=True)
 
 
 async def list_deliveries(

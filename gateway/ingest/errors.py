@@ -3,10 +3,7 @@ the doors map onto HTTP statuses (see `STATUS_FOR_CODE`)."""
 
 from __future__ import annotations
 
-from gateway.db import RETRY_AFTER_SECONDS
-from gateway.errors import DomainError, Unavailable
-
-__all__ = ["RETRY_AFTER_SECONDS", "IdempotencyKeyReused", "Unavailable", "STATUS_FOR_CODE"]
+from gateway.errors import DomainError
 
 
 class IdempotencyKeyReused(DomainError):
@@ -22,6 +19,5 @@ STATUS_FOR_CODE = {
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
-    "PAYLOAD_TOO_LARGE": 413,
     "UNAVAILABLE": 503,
 }
