@@ -17,6 +17,8 @@ from gateway.timeutil import utcnow
 TIERS = ("starter", "growth", "enterprise")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")
+# The statuses that still take alerts and still run SLA clocks.
+OPEN_STATUSES = ("triggered", "acknowledged")
 ALERT_STATUSES = ("firing", "resolved")
 KEY_SCOPES = ("read", "write")
 REPORT_KINDS = ("incident_summary", "sla")

@@ -11,16 +11,15 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from gateway.errors import InvalidInput
+from gateway.ingest import lookups
 from gateway.ingest.formats import AlertIn
 from gateway.models import Incident, Workspace
 
 DEFAULT_LABELS = ("host", "instance", "service")
-OPEN_STATUSES = ("triggered", "acknowledged")
 MAX_WINDOW_SECONDS = 7 * 24 * 3600
 MAX_GROUP_KEY = 255
 
@@ -45,17 +44,9 @@ async def open_incident_for(
         return None
     cutoff = now - timedelta(seconds=workspace.correlation_window_seconds)
     stmt = (
-        select(Incident)
-        .where(col(Incident.workspace_id) == workspace.id)
-        .where(col(Incident.status).in_(OPEN_STATUSES))
-        .where(col(Incident.created_at) >= cutoff)
+        lookups.open_incidents_since(workspace.id, cutoff)
         .where(col(Incident.group_key) == key)
-        .order_by(col(Incident.created_at).desc(), col(Incident.id).desc())
         .limit(1)
-        # Locked and re-read (PostgreSQL): an analyst resolving it right now either committed,
-        # and the row no longer matches (the alert opens a new incident), or waits for us.
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
     )
     return (await session.execute(stmt)).scalars().first()
 

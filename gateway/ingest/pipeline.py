@@ -17,24 +17,21 @@ Outcomes, per alert:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from gateway import events, ids, timeline
-from gateway.db import Database, is_lock_contention
+from gateway.db import Database
 from gateway.errors import NotFound
 from gateway.incidents import ROW_LOCK, new_incident, next_number, set_severity, set_status
-from gateway.ingest import correlation, deliveries, idempotency, prefetch
+from gateway.ingest import correlation, deliveries, idempotency, lookups, prefetch
 from gateway.ingest.deliveries import DeliveryMeta
-from gateway.ingest.errors import RETRY_AFTER_SECONDS, Unavailable
 from gateway.ingest.formats import AlertIn, Parsed
 from gateway.ingest.idempotency import IdempotencyRequest
 from gateway.models import SEVERITY_RANK, Alert, Incident, Workspace
@@ -42,8 +39,8 @@ from gateway.timeutil import utcnow
 
 OUTCOMES = ("created", "deduplicated", "grouped", "resolved")
 SYSTEM = "system"
-# PostgreSQL: lock_not_available, deadlock_detected, serialization_failure, query_canceled
-# (statement/lock timeout).
+
+
 @dataclass
 class AlertResult:
     alert: Alert
@@ -105,21 +102,6 @@ class IngestResult:
             ],
             replayed=True,
         )
-
-
-@asynccontextmanager
-async def write_session(db: Database) -> AsyncIterator[AsyncSession]:
-    """`db.write()`, with lock contention turned into `Unavailable` (HTTP 503 + Retry-After).
-    The transaction is rolled back first, so nothing is ever half-written."""
-    try:
-        async with db.write() as session:
-            yield session
-    except DBAPIError as exc:
-        if is_lock_contention(exc):
-            raise Unavailable(
-                f"the database is busy; nothing was written, retry in {RETRY_AFTER_SECONDS} s"
-            ) from exc
-        raise
 
 
 @dataclass
@@ -342,16 +324,10 @@ async def _locked_incident(session: AsyncSession, incident_id: str) -> Incident 
 async def _firing_duplicate(
     session: AsyncSession, workspace_id: str, fingerprint: str
 ) -> Alert | None:
-    """The firing alert this fingerprint deduplicates into: the newest one whose incident is
-    still open (a firing alert left in an incident someone resolved by hand starts afresh)."""
+    """The firing alert this fingerprint deduplicates into (`lookups.firing_alerts`)."""
     stmt = (
-        select(Alert)
-        .outerjoin(Incident, col(Incident.id) == col(Alert.incident_id))
-        .where(col(Alert.workspace_id) == workspace_id)
+        lookups.firing_alerts(workspace_id)
         .where(col(Alert.fingerprint) == fingerprint)
-        .where(col(Alert.status) == "firing")
-        .where(or_(col(Alert.incident_id).is_(None), col(Incident.status) != "resolved"))
-        .order_by(col(Alert.received_at).desc(), col(Alert.id).desc())
         .limit(1)
     )
     return (await session.execute(stmt)).scalars().first()

@@ -19,12 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from gateway import incidents
 from gateway.incidents import ROW_LOCK
-from gateway.ingest import correlation
+from gateway.ingest import correlation, lookups
 from gateway.ingest.formats import AlertIn
 from gateway.models import Alert, Incident, Workspace
 from gateway.timeutil import to_utc, utcnow
@@ -90,29 +90,15 @@ async def _prefetch_firing(
     wanted = sorted(fingerprints)
     if not wanted:
         return
-    stmt = (
-        select(Alert)
-        .outerjoin(Incident, col(Incident.id) == col(Alert.incident_id))
-        .where(col(Alert.workspace_id) == cache.workspace.id)
-        .where(col(Alert.fingerprint).in_(wanted))
-        .where(col(Alert.status) == "firing")
-        .where(or_(col(Alert.incident_id).is_(None), col(Incident.status) != "resolved"))
-        .order_by(col(Alert.received_at).desc(), col(Alert.id).desc())
-    )
+    stmt = lookups.firing_alerts(cache.workspace.id).where(col(Alert.fingerprint).in_(wanted))
     cache.firing = dict.fromkeys(wanted)
     for alert in (await session.execute(stmt)).scalars():
         if cache.firing[alert.fingerprint] is None:
             cache.firing[alert.fingerprint] = alert
     incident_ids = sorted({a.incident_id for a in cache.firing.values() if a and a.incident_id})
-    if incident_ids:
-        # Locked and re-read, as `_locked_incident` does for one alert; afterwards the pipeline
-        # finds them in the session without asking again.
-        await session.execute(
-            select(Incident)
-            .where(col(Incident.id).in_(incident_ids))
-            .with_for_update(key_share=True)  # ROW_LOCK
-            .execution_options(populate_existing=True)
-        )
+    # Locked and re-read, as `_locked_incident` does for one alert; afterwards the pipeline
+    # finds them in the session without asking again.
+    await incidents.incidents_by_ids(session, cache.workspace.id, incident_ids, for_update=True)
 
 
 async def _prefetch_open(session: AsyncSession, cache: WorkspaceCache, keys: set[str]) -> None:
@@ -121,15 +107,8 @@ async def _prefetch_open(session: AsyncSession, cache: WorkspaceCache, keys: set
         return
     cache.since = utcnow() - timedelta(seconds=window)
     wanted = sorted(keys)
-    stmt = (
-        select(Incident)
-        .where(col(Incident.workspace_id) == cache.workspace.id)
-        .where(col(Incident.status).in_(correlation.OPEN_STATUSES))
-        .where(col(Incident.created_at) >= cache.since)
-        .where(col(Incident.group_key).in_(wanted))
-        .order_by(col(Incident.created_at).desc(), col(Incident.id).desc())
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
+    stmt = lookups.open_incidents_since(cache.workspace.id, cache.since).where(
+        col(Incident.group_key).in_(wanted)
     )
     cache.open_incidents = dict.fromkeys(wanted)
     for incident in (await session.execute(stmt)).scalars():
