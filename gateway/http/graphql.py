@@ -16,7 +16,7 @@ from aiohttp import web
 
 from gateway.db import Database
 from gateway.errors import DomainError, Unauthenticated
-from gateway.http.jsonio import json_response, request_id_of
+from gateway.http.jsonio import graphql_error_response, json_response, request_id_of
 from gateway.http.persisted_queries import NOT_FOUND, PersistedQueries, PersistedQueryNotFound
 from gateway.http.principal import PRINCIPAL_KEY, principal_for
 from gateway.observability import OPERATION_KEY, graphql_operation_label, note_query_cost
@@ -24,21 +24,6 @@ from gateway.operations import Executor, OperationRefused
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 STATUS_FOR_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
-
-
-def graphql_error_response(
-    request: web.Request,
-    status: int,
-    message: str,
-    code: str,
-    headers: dict[str, str] | None = None,
-) -> web.Response:
-    body = {
-        "errors": [
-            {"message": message, "extensions": {"code": code, "request_id": request_id_of(request)}}
-        ]
-    }
-    return json_response(body, status=status, headers=headers)
 
 
 WebSocketHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -105,7 +90,8 @@ class GraphQLHandler:
             )
         except OperationRefused as exc:
             return graphql_error_response(request, exc.status, exc.message, exc.code)
-        request[OPERATION_KEY] = graphql_operation_label(query, params["operationName"])
+        if query is not params["query"]:  # the document came from the persisted store
+            request[OPERATION_KEY] = graphql_operation_label(query, params["operationName"])
         try:
             outcome = await self.executor.run(
                 query,

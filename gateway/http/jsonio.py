@@ -60,6 +60,23 @@ def rest_error(
     return json_response({"error": error}, status=status, headers=headers)
 
 
+def graphql_error_response(
+    request: web.Request,
+    status: int,
+    message: str,
+    code: str,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """A GraphQL-shaped error body (`errors[0].extensions.code`, `request_id`) for answers made
+    before or instead of execution."""
+    body = {
+        "errors": [
+            {"message": message, "extensions": {"code": code, "request_id": request_id_of(request)}}
+        ]
+    }
+    return json_response(body, status=status, headers=headers)
+
+
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 
 

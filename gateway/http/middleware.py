@@ -16,7 +16,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.db import StatementCounter, current_counter
-from gateway.http.jsonio import REQUEST_ID_KEY, error_code, json_response, rest_error
+from gateway.http.jsonio import (
+    REQUEST_ID_KEY,
+    error_code,
+    graphql_error_response,
+    rest_error,
+)
 from gateway.observability import RequestObserver
 from gateway.ratelimit import Decision, current_decision
 
@@ -96,7 +101,5 @@ def _timed_out(request: web.Request) -> web.Response:
     message = f"the request took longer than {seconds:g} s and was cancelled"
     log.warning("request timed out", extra={"request_id": request.get(REQUEST_ID_KEY)})
     if request.path == "/graphql":
-        body = {"errors": [{"message": message, "extensions": {
-            "code": "TIMEOUT", "request_id": request.get(REQUEST_ID_KEY, "")}}]}
-        return json_response(body, status=504)
+        return graphql_error_response(request, 504, message, "TIMEOUT")
     return rest_error(request, 504, "timeout", message)
