@@ -161,6 +161,5 @@ def make_page(rows: Sequence[T], sort: SortKey, args: PageArgs) -> Page[T]:
     more = len(rows) > args.size
     if args.backward:
         items.reverse()
-    if args.backward:
         return Page(items, sort, has_next_page=args.cursor is not None, has_previous_page=more)
     return Page(items, sort, has_next_page=more, has_previous_page=args.cursor is not None)

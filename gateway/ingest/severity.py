@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from gateway.models import SEVERITIES
+
 DEFAULT_SEVERITY = "medium"
 
 SYNONYMS: dict[str, str] = {
@@ -55,8 +57,7 @@ SYNONYMS: dict[str, str] = {
     "notclassified": "info",
 }
 
-# Priorities: 1 is the worst.
-RANKED = ("critical", "high", "medium", "low", "info")
+# Priorities: 1 is the worst, as in SEVERITIES.
 _PRIORITY_RE = re.compile(r"^(?:p|sev|s)([1-5])$")
 _INTEGER_RE = re.compile(r"^\d{1,2}$")
 
@@ -96,7 +97,7 @@ def map_severity(value: Any) -> str | None:
         return SYNONYMS[text]
     match = _PRIORITY_RE.match(text)
     if match:
-        return RANKED[int(match.group(1)) - 1]
+        return SEVERITIES[int(match.group(1)) - 1]
     if _INTEGER_RE.match(text):
         return wazuh_level(int(text))
     return None
