@@ -144,11 +144,15 @@ class One:
     def shapes(self) -> tuple[Shape, ...]:
         return (self.shape,)
 
-    def render(self, data: dict[str, Any], call: Call) -> Reply:
+    def node(self, data: dict[str, Any], call: Call) -> Any:
+        """The object at `path`; a 404 when it is null."""
         node = walk(data, self.path)
         if node is None:
             raise not_found(self.noun, call)
-        return Reply(200, self.shape.reshape(node))
+        return node
+
+    def render(self, data: dict[str, Any], call: Call) -> Reply:
+        return Reply(200, self.shape.reshape(self.node(data, call)))
 
     def responses(self) -> dict[str, dict[str, Any]]:
         content = json_content(ref(self.shape))
@@ -296,9 +300,7 @@ class Rendered:
         return self.one.shapes
 
     def render(self, data: dict[str, Any], call: Call) -> Reply:
-        node = walk(data, self.one.path)
-        if node is None:
-            raise not_found(self.one.noun, call)
+        node = self.one.node(data, call)
         wanted = call.values.get(self.format_param, "json")
         if wanted in RENDERINGS:
             status = node["status"]

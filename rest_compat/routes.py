@@ -5,6 +5,8 @@ GraphQL cannot disagree; the OpenAPI document is generated from these rows.
 
 from __future__ import annotations
 
+from gateway.http.jsonio import error_code
+from gateway.ingest.errors import STATUS_FOR_CODE
 from rest_compat.params import (
     PAGING,
     BodyField,
@@ -40,6 +42,11 @@ from rest_compat.shapes import (
 )
 
 INCIDENT_ID = path_param("id", "id", "The incident id (`inc_...`).")
+# Ingestion refusals answer what the webhook answers for the same error code.
+INGEST_ERROR_CODES = {
+    code: (status, error_code(status))
+    for code, status in STATUS_FOR_CODE.items()
+}
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -139,10 +146,7 @@ ROUTES: tuple[Route, ...] = (
             headers_from=lambda payload: (
                 {"Idempotent-Replayed": "true"} if payload["replayed"] else {}
             ),
-            user_error_codes={
-                "BAD_USER_INPUT": (400, "invalid_request"),
-                "IDEMPOTENCY_KEY_REUSED": (422, "validation_failed"),
-            },
+            user_error_codes=INGEST_ERROR_CODES,
         ),
         summary="Send an alert", tag="alerts",
     ),

@@ -154,16 +154,12 @@ class Shape:
     fragment: str
     fields: tuple[Field, ...]
     description: str = ""
-    _plan: tuple[tuple[str, tuple[str, ...] | None, Callable[[Any], Any] | None], ...] = field(
-        init=False, compare=False, repr=False
-    )
     _reshape: Callable[[dict[str, Any]], dict[str, Any]] = field(
         init=False, compare=False, repr=False
     )
 
     def __post_init__(self) -> None:
         plan = tuple((f.key, f.source, f.convert) for f in self.fields)
-        object.__setattr__(self, "_plan", plan)
         object.__setattr__(self, "_reshape", _compiled_reshape(plan))
 
     def extend(self, name: str, fragment: str, *more: Field, description: str = "") -> Shape:
@@ -246,11 +242,14 @@ WORKSPACE = Shape(
     "A workspace (tenant).",
 )
 
+_WORD_START = re.compile(r"(?<!^)(?=[A-Z])")
+
+
 def snake_keys(value: Any) -> Any:
     """A GraphQL JSON-ish object in REST spelling: snake_case keys, lower-case severities."""
     if isinstance(value, dict):
         return {
-            re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): (
+            _WORD_START.sub("_", key).lower(): (
                 item.lower() if key == "severity" and isinstance(item, str) else snake_keys(item)
             )
             for key, item in value.items()
