@@ -12,17 +12,18 @@ benchmark checks that both databases hold the same number of each afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import multiprocessing
 import os
 import sqlite3
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
+from bench.procs import Worker, pin_self
 from bench.queries import Request
-from bench.seed import WEBHOOK_TOKEN, WORKSPACE_ID, WORKSPACE_SLUG, _encode
+from bench.seed import WEBHOOK_TOKEN, WORKSPACE_ID, WORKSPACE_SLUG, _encode, ts
 
 ALERTNAMES = ("HighCPU", "DiskFull", "MemoryPressure", "ServiceDown", "TLSExpiry")
 SEVERITY_OF = {"HighCPU": "high", "DiskFull": "critical", "MemoryPressure": "medium",
@@ -103,10 +104,6 @@ def fsync_ms(directory: Path, count: int = 200) -> float:
         probe.unlink()
 
 
-def _ts(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1e6):06d}"
-
-
 class _Ids:
     def __init__(self) -> None:
         self.seq = int.from_bytes(os.urandom(6), "big")
@@ -126,7 +123,8 @@ def naive_loop(database: Path, alerts: list[AlertSpec], groups: dict[str, str]) 
     conn.execute("PRAGMA foreign_keys=ON")
     started = time.perf_counter()
     for alert in alerts:
-        now = _ts(time.time())
+        now = ts(datetime.now(UTC).replace(tzinfo=None))
+        body = alert.body()
         key = f"{SOURCE}|{alert.alertname}|{alert.host}"
         alert_id = ids.new("alt")
         conn.execute("BEGIN IMMEDIATE")
@@ -166,7 +164,7 @@ def naive_loop(database: Path, alerts: list[AlertSpec], groups: dict[str, str]) 
             "last_seen_at, received_at) "
             "VALUES (?, ?, ?, ?, ?, NULL, ?, 'firing', ?, ?, ?, 1, ?, ?, ?)",
             (alert_id, WORKSPACE_ID, incident_id, SOURCE, alert.title, alert.severity,
-             alert.fingerprint, labels, alert.body().decode(), now, now, now),
+             alert.fingerprint, labels, body.decode(), now, now, now),
         )
         conn.execute(
             "INSERT INTO timeline_events (id, workspace_id, incident_id, type, at, actor, "
@@ -178,7 +176,7 @@ def naive_loop(database: Path, alerts: list[AlertSpec], groups: dict[str, str]) 
             "INSERT INTO webhook_deliveries (id, workspace_id, received_at, request_id, "
             "size_bytes, format, status_code, accepted, alert_ids, incident_ids, outcomes) "
             "VALUES (?, ?, ?, ?, ?, 'generic', 202, 1, ?, ?, ?)",
-            (ids.new("dlv"), WORKSPACE_ID, now, ids.new("req"), len(alert.body()),
+            (ids.new("dlv"), WORKSPACE_ID, now, ids.new("req"), len(body),
              json.dumps([alert_id]), json.dumps([incident_id]), json.dumps(["created"])),
         )
         conn.execute("COMMIT")
@@ -187,13 +185,8 @@ def naive_loop(database: Path, alerts: list[AlertSpec], groups: dict[str, str]) 
     return elapsed
 
 
-def _naive_worker(
-    database: str, rounds: list[tuple[int, int]], core: int | None,
-    conn: multiprocessing.connection.Connection,
-) -> None:
-    if core is not None and hasattr(os, "sched_setaffinity"):
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(0, {core})
+def _naive_worker(conn: Connection, database: str, core: int | None) -> None:
+    pin_self(core)
     groups: dict[str, str] = {}
     while True:
         message = conn.recv()
@@ -203,26 +196,13 @@ def _naive_worker(
         conn.send(naive_loop(Path(database), stream(round_index, count), groups))
 
 
-class NaiveLoop:
+class NaiveLoop(Worker):
     """The naive loop in its own process on the server core (the gateway's core), so it gets
     the same single core the gateway does."""
 
     def __init__(self, database: Path, core: int | None) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(
-            target=_naive_worker, args=(str(database), [], core, child), daemon=True
-        )
-        self._process.start()
+        super().__init__(_naive_worker, str(database), core)
 
     def run(self, round_index: int, count: int) -> float:
-        self._conn.send((round_index, count))
-        elapsed: float = self._conn.recv()
+        elapsed: float = self.ask((round_index, count))
         return elapsed
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._conn.send(None)
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.terminate()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import statistics
 import sys
 import time
@@ -19,8 +17,10 @@ from typing import Any
 
 import orjson
 
+from bench.procs import pin_self
 from bench.queries import DASHBOARD, DASHBOARD_NAME
 from bench.seed import API_KEY
+from gateway.workers import event_loop_factory
 
 
 async def measure(database_url: str, rounds: int, seconds: float, first: int) -> dict[str, Any]:
@@ -89,16 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=int, default=50)
     parser.add_argument("--core", type=int, default=None)
     args = parser.parse_args(argv)
-    if args.core is not None and hasattr(os, "sched_setaffinity"):
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(0, {args.core})
-    try:
-        import uvloop
-
-        loop_factory: Any = uvloop.new_event_loop
-    except ImportError:  # pragma: no cover
-        loop_factory = None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
+    pin_self(args.core)
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         result = runner.run(measure(args.database, args.rounds, args.seconds, args.first))
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
     return 0

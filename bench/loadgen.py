@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
-import os
 import statistics
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
+
+from bench.procs import Worker, pin_self
+from gateway.workers import event_loop_factory
 
 
 class BenchmarkBroken(RuntimeError):
@@ -138,20 +139,9 @@ async def run_job(job: Job) -> JobResult:
     return JobResult(len(latencies), elapsed, errors, latencies, first_error)
 
 
-def _pin(core: int | None) -> None:
-    if core is not None and hasattr(os, "sched_setaffinity"):
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(0, {core})
-
-
 def _serve(conn: Connection, core: int | None) -> None:
-    _pin(core)
-    try:
-        import uvloop
-
-        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    except ImportError:  # pragma: no cover
-        loop = asyncio.new_event_loop()
+    pin_self(core)
+    loop: asyncio.AbstractEventLoop = (event_loop_factory() or asyncio.new_event_loop)()
     while True:
         message = conn.recv()
         if message is None:
@@ -169,18 +159,14 @@ def _serve(conn: Connection, core: int | None) -> None:
     loop.close()
 
 
-class LoadGenerator:
+class LoadGenerator(Worker):
     """A load-generator process; `run` and `fetch` block until it answers."""
 
     def __init__(self, core: int | None) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, core), daemon=True)
-        self._process.start()
+        super().__init__(_serve, core)
 
     def _call(self, kind: str, payload: Any) -> Any:
-        self._conn.send((kind, payload))
-        answer = self._conn.recv()
+        answer = self.ask((kind, payload))
         if isinstance(answer, BaseException):
             raise answer
         return answer
@@ -192,10 +178,3 @@ class LoadGenerator:
     def fetch(self, host: str, port: int, request: bytes) -> Fetched:
         result: Fetched = self._call("fetch", (host, port, request))
         return result
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._conn.send(None)
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.terminate()

@@ -1,9 +1,11 @@
 """Server processes under test: the real gateway (`seliq-gateway serve`) and the hand-written
-reference, each in its own process, pinned to the server core once they answer."""
+reference, each in its own process, pinned to the server core once they answer; and the helpers
+the benchmark's other processes share (pinning, the child environment, a spawned worker)."""
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import signal
 import socket
@@ -12,8 +14,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +63,41 @@ def pin_process(pid: int, core: int | None) -> None:
     for tid in tids:
         with contextlib.suppress(OSError):
             os.sched_setaffinity(tid, {core})
+
+
+def pin_self(core: int | None) -> None:
+    """Pin the calling process to `core` (threads it starts later inherit it)."""
+    if core is not None and hasattr(os, "sched_setaffinity"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {core})
+
+
+def child_env(env: Mapping[str, str]) -> dict[str, str]:
+    """A copy of `env` with the repository first on PYTHONPATH, for a child `python -m ...`."""
+    path = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return {**env, "PYTHONPATH": path}
+
+
+class Worker:
+    """A spawned child process running `target(conn, *args)`, which answers each message it
+    receives on `conn` until it receives None. `ask` sends one message and waits for the answer."""
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=target, args=(child, *args), daemon=True)
+        self._process.start()
+
+    def ask(self, message: Any) -> Any:
+        self._conn.send(message)
+        return self._conn.recv()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.send(None)
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
 
 
 @dataclass
@@ -117,11 +156,10 @@ class Server:
 
 
 def _spawn(name: str, command: list[str], env: dict[str, str], log: Path, port: int) -> Server:
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     handle = log.open("wb")
     process = subprocess.Popen(
-        command, stdout=handle, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
-        cwd=ROOT,
+        command, stdout=handle, stderr=subprocess.STDOUT, env=child_env(env),
+        stdin=subprocess.DEVNULL, cwd=ROOT,
     )
     handle.close()
     return Server(name, port, process, log)

@@ -24,6 +24,7 @@ import orjson
 from aiohttp import web
 
 from bench.queries import DASHBOARD_ALERTS, DASHBOARD_EVENTS, dashboard_cost
+from gateway.workers import event_loop_factory
 
 DB_KEY = web.AppKey("db", aiosqlite.Connection)
 UNAUTHENTICATED = orjson.dumps({"error": "invalid or revoked API key"})
@@ -199,15 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency of the gateway
-        loop = asyncio.new_event_loop()
-    else:
-        loop = uvloop.new_event_loop()
     web.run_app(
         create_app(args.database), host=args.host, port=args.port, access_log=None, print=None,
-        loop=loop,
+        loop=(event_loop_factory() or asyncio.new_event_loop)(),
     )
     return 0
 

@@ -115,11 +115,12 @@ def _short(value: Any) -> str:
 
 
 def write(
-    ratios: dict[str, Ratio], mode: str, settings: dict[str, Any], results_dir: Path
+    ratios: dict[str, Ratio], mode: str, settings: dict[str, Any], results_dir: Path,
+    about: dict[str, Any],
 ) -> dict[str, Any]:
+    """Record a run; `about` is `machine()`, as the printed header showed it."""
     results_dir.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
-    about = machine()
     document = {
         "date": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "mode": mode,

@@ -13,7 +13,6 @@ whereas a missed target only shows as "NO" in the table (exit 0).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sqlite3
 import statistics
@@ -30,7 +29,16 @@ import orjson
 
 from bench import ingest, seed
 from bench.loadgen import BenchmarkBroken, Job, JobResult, LoadGenerator
-from bench.procs import HOST, ROOT, Cores, Server, start_gateway, start_reference
+from bench.procs import (
+    HOST,
+    ROOT,
+    Cores,
+    Server,
+    child_env,
+    pin_self,
+    start_gateway,
+    start_reference,
+)
 from bench.queries import (
     REST_LIST_INCIDENTS,
     Request,
@@ -40,9 +48,8 @@ from bench.queries import (
     rest_request,
 )
 from bench.reference import cursor
-from bench.report import RESULTS_DIR, Ratio, details, table, write
+from bench.report import ORDER, RESULTS_DIR, Ratio, details, machine, table, write
 
-ALL = ("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8")
 STATEMENTS_HEADER = "X-Seliq-SQL-Statements"
 
 
@@ -258,10 +265,8 @@ class Bench:
         ]
         if self.cores.server is not None:
             command += ["--core", str(self.cores.server)]
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
-                              timeout=300)
+        done = subprocess.run(command, capture_output=True, text=True,
+                              env=child_env(os.environ), cwd=ROOT, timeout=300)
         if done.returncode != 0:
             raise BenchmarkBroken(f"T5 failed: {done.stderr.strip()[-2000:]}")
         result = orjson.loads(done.stdout.strip().splitlines()[-1])
@@ -405,17 +410,11 @@ def _middle_cursor(database: Path, table_name: str) -> str:
     return cursor(stored, row_id)
 
 
-def _pin_self(core: int | None) -> None:
-    if core is not None and hasattr(os, "sched_setaffinity"):
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(0, {core})
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="short rounds and a smaller T7 database (finishes within 60 s)")
-    parser.add_argument("--only", default=",".join(ALL),
+    parser.add_argument("--only", default=",".join(ORDER),
                         help="comma-separated ratios to measure (default: all)")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR,
                         help="where latest.json and history.md go (default: bench/results)")
@@ -423,14 +422,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="print only; write neither latest.json nor history.md")
     args = parser.parse_args(argv)
     only = tuple(part.strip().upper() for part in args.only.split(",") if part.strip())
-    unknown = [part for part in only if part not in ALL]
+    unknown = [part for part in only if part not in ORDER]
     if unknown:
         parser.error(f"unknown ratio(s): {', '.join(unknown)}")
     plan = Plan.for_mode(args.quick)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="seliq-bench-") as tmp:
         bench = Bench(plan, only, Path(tmp))
-        _pin_self(bench.cores.client)
+        pin_self(bench.cores.client)
         try:
             progress("starting servers")
             bench.start()
@@ -444,8 +443,6 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             bench.stop()
     elapsed = time.monotonic() - started
-    from bench.report import machine
-
     about = machine()
     header = (
         f"Seliq benchmark ({plan.mode}, {elapsed:.0f} s) on {about['cpu']}, {about['cores']} "
@@ -460,5 +457,5 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency": plan.concurrency, "pinning": bench.cores.describe(),
             "elapsed_s": round(elapsed, 1), "only": list(only),
         }
-        write(bench.ratios, plan.mode, settings, args.results)
+        write(bench.ratios, plan.mode, settings, args.results, about)
     return 0

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from gateway.auth import KEY_PREFIX, hash_secret
+
 SEED_VERSION = 1
 BASE_TIME = datetime(2026, 1, 1)  # naive UTC, as SQLite stores it
 WORKSPACE_ID = "ws_01bench0000000000000000000"
@@ -36,6 +38,7 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 SOURCES = ("prometheus", "grafana", "wazuh", "datadog")
 ALERTNAMES = ("HighCPU", "DiskFull", "MemoryPressure", "ServiceDown", "TLSExpiry", "Latency")
 ANALYSTS = ("ana", "bo", "chen", "dana", "eli", "fatou", "gus")
+INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")  # in the order they are reached
 
 
 def _secret(prefix: str, label: str) -> str:
@@ -43,7 +46,7 @@ def _secret(prefix: str, label: str) -> str:
     return prefix + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-API_KEY = _secret("seliq_", "api-key")
+API_KEY = _secret(KEY_PREFIX, "api-key")
 WEBHOOK_TOKEN = _secret("whk_", "webhook-token")
 
 
@@ -156,13 +159,12 @@ def _fill(conn: sqlite3.Connection, shape: Shape) -> None:
     conn.execute(
         "INSERT INTO api_keys (id, workspace_id, name, scope, secret_hash, secret_prefix, "
         "created_at, revoked_at) VALUES (?, ?, 'bench', 'write', ?, ?, ?, NULL)",
-        (KEY_ID, WORKSPACE_ID, hashlib.sha256(API_KEY.encode()).hexdigest(), API_KEY[:10],
-         created),
+        (KEY_ID, WORKSPACE_ID, hash_secret(API_KEY), API_KEY[: len(KEY_PREFIX) + 4], created),
     )
     conn.execute(
         "INSERT INTO webhook_tokens (id, workspace_id, token_hash, created_at, revoked_at) "
         "VALUES (?, ?, ?, ?, NULL)",
-        (TOKEN_ID, WORKSPACE_ID, hashlib.sha256(WEBHOOK_TOKEN.encode()).hexdigest(), created),
+        (TOKEN_ID, WORKSPACE_ID, hash_secret(WEBHOOK_TOKEN), created),
     )
     incidents: list[tuple[object, ...]] = []
     alerts: list[tuple[object, ...]] = []
@@ -221,7 +223,7 @@ def _rows(
         created = _fmt(created_us)
         incident_id = _id("inc", created_us, index)
         severity = SEVERITIES[index % 5]
-        status = ("triggered", "acknowledged", "resolved")[index % 3]
+        status = INCIDENT_STATUSES[index % 3]
         analyst = ANALYSTS[index % 7]
         host = f"host-{index % 40:02d}"
         alertname = ALERTNAMES[index % len(ALERTNAMES)]
@@ -264,27 +266,21 @@ def _rows(
                     json.dumps({"alert_id": alert_id, "fingerprint": fingerprint}),
                 ))
                 event_seq += 1
-        acknowledged = resolved = None
-        if status != "triggered":
-            last_us += second + index % 997
-            acknowledged = _fmt(last_us)
+        # Acknowledged a moment after the last alert, resolved a second after that.
+        reached: dict[str, str] = {}
+        changes = ((second + index % 997, "triggered", "acknowledged"),
+                   (second, "acknowledged", "resolved"))
+        for step_us, before, after in changes[: INCIDENT_STATUSES.index(status)]:
+            last_us += step_us
+            reached[after] = _fmt(last_us)
             if shape.full_timeline:
                 events.append((
                     _id("evt", last_us, event_seq), WORKSPACE_ID, incident_id, "status.changed",
-                    acknowledged, f"key:{analyst}", "status changed to acknowledged",
-                    json.dumps({"from": "triggered", "to": "acknowledged"}),
+                    reached[after], f"key:{analyst}", f"status changed to {after}",
+                    json.dumps({"from": before, "to": after}),
                 ))
                 event_seq += 1
-        if status == "resolved":
-            last_us += second
-            resolved = _fmt(last_us)
-            if shape.full_timeline:
-                events.append((
-                    _id("evt", last_us, event_seq), WORKSPACE_ID, incident_id, "status.changed",
-                    resolved, f"key:{analyst}", "status changed to resolved",
-                    json.dumps({"from": "acknowledged", "to": "resolved"}),
-                ))
-                event_seq += 1
+        acknowledged, resolved = reached.get("acknowledged"), reached.get("resolved")
         assignee = None if index % 4 == 0 else f"{analyst}@soc.example"
         incident = (
             incident_id, WORKSPACE_ID, index + 1, title, status, severity, assignee, count,
