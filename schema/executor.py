@@ -16,22 +16,14 @@ from strawberry.types.graphql import OperationType
 
 from gateway.auth import Principal
 from gateway.db import Database
-from gateway.observability import record_rate_limited
 from gateway.operations import OperationRefused, Outcome
 from gateway.ratelimit import Decision, Limiter, LocalLimiter, RateLimited, remember
 from gateway.summaries import Summarizer
 from schema.build import build_schema, format_error, result_to_json
 from schema.context import make_context
-from schema.limits import (
-    Estimate,
-    LimitExceeded,
-    Limits,
-    analyse,
-    as_graphql_error,
-    check_text,
-    parse_document,
-)
+from schema.limits import Estimate, Limits, charge, estimate
 from schema.plan import Plans
+from schema.subscriptions import WEBSOCKET_ONLY
 
 QUERY_ONLY = frozenset({OperationType.QUERY})
 MAX_ESTIMATES = 512
@@ -67,29 +59,17 @@ class GraphQLExecutor:
             key = None
         if key is not None and (known := self._estimates.get(key)) is not None:
             return known
-        try:
-            check_text(query, self.limits)
-            document = parse_document(query, self.limits.max_tokens)
-            estimate = analyse(
-                self.schema._schema, document, operation_name, variables, self.limits
-            )
-        except LimitExceeded as exc:
-            return [as_graphql_error(exc)]
-        except GraphQLError as exc:
-            return [exc]
-        if key is not None:
+        found = estimate(self.schema._schema, query, operation_name, variables, self.limits)
+        if key is not None and not isinstance(found, list):
             if len(self._estimates) >= MAX_ESTIMATES:
                 self._estimates.pop(next(iter(self._estimates)))
-            self._estimates[key] = estimate
-        return estimate
+            self._estimates[key] = found
+        return found
 
     async def _charge(self, principal: Principal, cost: int) -> Decision:
-        decision = await self.limiter.charge(
-            f"{principal.rate_bucket}:{principal.own_workspace_id}", principal.rate_limit, cost
-        )
+        decision = await charge(self.limiter, principal, cost)
         remember(decision)
         if not decision.allowed:
-            record_rate_limited(bucket=principal.rate_bucket)
             raise OperationRefused(str(RateLimited(decision)), 429, "RATE_LIMITED")
         return decision
 
@@ -124,10 +104,7 @@ class GraphQLExecutor:
             )
         except InvalidOperationTypeError as exc:
             if exc.operation_type == OperationType.SUBSCRIPTION:
-                raise OperationRefused(
-                    "subscriptions are served over WebSocket: connect to /graphql with the "
-                    "graphql-transport-ws subprotocol", 400, "BAD_REQUEST",
-                ) from None
+                raise OperationRefused(WEBSOCKET_ONLY, 400, "BAD_REQUEST") from None
             kind = exc.operation_type.value
             raise OperationRefused(
                 f"{kind}s are not allowed over GET; use POST", 405, "METHOD_NOT_ALLOWED"

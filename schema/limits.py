@@ -8,6 +8,7 @@ number of requests it would need if every connection were full, divided by 100, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -31,7 +32,10 @@ from graphql import (
 )
 from graphql.language import Visitor, visit
 
+from gateway.auth import Principal
+from gateway.observability import record_rate_limited
 from gateway.pagination import DEFAULT_PAGE_SIZE
+from gateway.ratelimit import Decision, Limiter
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,40 @@ def analyse(
             code="COST_LIMIT",
         )
     return walk.estimate
+
+
+def estimate(
+    schema: GraphQLSchema,
+    query: str,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    limits: Limits,
+    check: Callable[[DocumentNode], None] | None = None,
+) -> Estimate | list[GraphQLError]:
+    """Every limit that can be checked without running anything (text size, syntax with the
+    token limit, then `analyse`): the estimate, or the errors refusing the operation. `check`
+    sees the parsed document before the analysis and may refuse it by raising GraphQLError."""
+    try:
+        check_text(query, limits)
+        document = parse_document(query, limits.max_tokens)
+        if check is not None:
+            check(document)
+        return analyse(schema, document, operation_name, variables, limits)
+    except LimitExceeded as exc:
+        return [as_graphql_error(exc)]
+    except GraphQLError as exc:
+        return [exc]
+
+
+async def charge(limiter: Limiter, principal: Principal, cost: int) -> Decision:
+    """Charge `cost` to the rate limit of the key's own workspace; a refusal is recorded (the
+    caller refuses the operation its own way)."""
+    decision = await limiter.charge(
+        f"{principal.rate_bucket}:{principal.own_workspace_id}", principal.rate_limit, cost
+    )
+    if not decision.allowed:
+        record_rate_limited(bucket=principal.rate_bucket)
+    return decision
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:

@@ -33,7 +33,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from aiohttp import WSCloseCode, web
-from graphql import GraphQLError, OperationType, get_operation_ast
+from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.websocket_origin import normalize_allowed_origins
@@ -50,11 +50,11 @@ from gateway.db import Database
 from gateway.errors import DomainError, Unauthenticated
 from gateway.events import EventHub
 from gateway.http.jsonio import json_response, request_id_of
-from gateway.observability import record_rate_limited
 from gateway.ratelimit import Limiter, RateLimited
 from gateway.summaries import Summarizer, default_summarizer
 from schema.build import format_error
-from schema.limits import LimitExceeded, Limits, analyse, check_text, parse_document
+from schema.errors import CodedError
+from schema.limits import Limits, charge, estimate
 from schema.loaders import Loaders
 from schema.subscriptions import SubscriptionContext
 
@@ -223,18 +223,14 @@ class SubscriptionView(GraphQLView[SubscriptionContext, None]):
         limits: Limits,
         summarizer: Summarizer | None = None,
         allowed_origins: frozenset[str] | set[str] | list[str] = frozenset(),
-        init_timeout_seconds: float | None = None,
         max_operations: int = MAX_OPERATIONS,
-        key_recheck_seconds: float | None = None,
     ) -> None:
-        if init_timeout_seconds is None:
-            init_timeout_seconds = INIT_TIMEOUT_SECONDS
         super().__init__(
             schema,
             graphql_ide=None,
             allow_queries_via_get=False,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-            connection_init_wait_timeout=timedelta(seconds=init_timeout_seconds),
+            connection_init_wait_timeout=timedelta(seconds=INIT_TIMEOUT_SECONDS),
             max_subscriptions_per_connection=max_operations,
             allowed_origins=_allowed_origins(allowed_origins),
         )
@@ -243,9 +239,7 @@ class SubscriptionView(GraphQLView[SubscriptionContext, None]):
         self.limiter = limiter
         self.limits = limits
         self.summarizer = summarizer or default_summarizer()
-        self.key_recheck_seconds = (
-            KEY_RECHECK_SECONDS if key_recheck_seconds is None else key_recheck_seconds
-        )
+        self.key_recheck_seconds = KEY_RECHECK_SECONDS
         self.connections: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self.shutting_down = False
 
@@ -335,27 +329,23 @@ class SubscriptionView(GraphQLView[SubscriptionContext, None]):
     ) -> list[dict[str, Any]] | None:
         """Errors refusing a `subscribe` before it runs, or None to run it (charged)."""
         request_id = context.request_id
-        try:
-            check_text(query, self.limits)
-            document = parse_document(query, self.limits.max_tokens)
+
+        def subscription_only(document: DocumentNode) -> None:
             operation = get_operation_ast(document, operation_name)
             if operation is None:
-                return [_error("the document has several operations (or none by that name): "
-                               "send `operationName`", "GRAPHQL_VALIDATION_FAILED", request_id)]
+                raise CodedError("the document has several operations (or none by that name): "
+                                 "send `operationName`", "GRAPHQL_VALIDATION_FAILED")
             if operation.operation != OperationType.SUBSCRIPTION:
-                return [_error(HTTP_ONLY, "BAD_REQUEST", request_id)]
-            analyse(self.schema._schema, document, operation_name, variables, self.limits)  # type: ignore[attr-defined]
-        except LimitExceeded as exc:
-            return [_error(str(exc), exc.code, request_id)]
-        except GraphQLError as exc:
-            return [format_error(exc, request_id)]
-        principal = context.principal
-        decision = await self.limiter.charge(
-            f"{principal.rate_bucket}:{principal.own_workspace_id}", principal.rate_limit,
-            SUBSCRIPTION_COST,
+                raise CodedError(HTTP_ONLY, "BAD_REQUEST")
+
+        refused = estimate(
+            self.schema._schema, query, operation_name, variables, self.limits,  # type: ignore[attr-defined]
+            check=subscription_only,
         )
+        if isinstance(refused, list):
+            return [format_error(err, request_id) for err in refused]
+        decision = await charge(self.limiter, context.principal, SUBSCRIPTION_COST)
         if not decision.allowed:
-            record_rate_limited(bucket=principal.rate_bucket)
             return [_error(str(RateLimited(decision)), "RATE_LIMITED", request_id,
                            retryAfter=decision.retry_after)]
         context.rate_limit = decision
