@@ -22,7 +22,6 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult
 
 from gateway.errors import DomainError
@@ -35,7 +34,6 @@ from schema.notes import Note
 from schema.query import Query
 from schema.reports import Report
 from schema.scalars import DATETIME
-from schema.sla import SlaMutation
 from schema.subscriptions import Subscription
 from schema.timeline import TimelineEvent
 from schema.workspaces import Workspace
@@ -62,7 +60,7 @@ def build_schema(
     ]
     return SeliqSchema(
         query=Query,
-        mutation=merge_types("Mutation", (Mutation, SlaMutation)),
+        mutation=Mutation,
         subscription=Subscription,  # served over WebSocket (schema.websocket)
         types=[Incident, Alert, TimelineEvent, Note, Report, Workspace],
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME}),

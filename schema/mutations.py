@@ -17,6 +17,7 @@ from schema.incidents import Incident
 from schema.ingest import IngestAlertPayload, resolve_ingest_alert
 from schema.notes import Note
 from schema.reports import Report
+from schema.sla import UpdateSlaPolicyInput, UpdateSlaPolicyPayload, resolve_update_sla_policy
 
 
 @strawberry.input
@@ -135,3 +136,12 @@ class Mutation:
         except DomainError as exc:
             return GenerateReportPayload(report=None, user_errors=[user_error(exc)])
         return GenerateReportPayload(report=Report.from_row(row), user_errors=[])
+
+    @strawberry.mutation(
+        description="Change the acting workspace's SLA targets (write scope). Targets not "
+        "mentioned keep their value; nothing is written when there are userErrors."
+    )
+    async def update_sla_policy(
+        self, info: Info, input: UpdateSlaPolicyInput
+    ) -> UpdateSlaPolicyPayload:
+        return await resolve_update_sla_policy(info, input)

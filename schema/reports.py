@@ -30,6 +30,7 @@ class Report(Node):
     started_at: datetime | None
     completed_at: datetime | None
     workspace_id: strawberry.Private[str]
+    row: strawberry.Private[models.Report]  # what `markdown` and `html` render
 
     @classmethod
     def from_row(cls, row: models.Report) -> Report:
@@ -45,6 +46,7 @@ class Report(Node):
             started_at=row.started_at,
             completed_at=row.completed_at,
             workspace_id=row.workspace_id,
+            row=row,
         )
 
     @strawberry.field
@@ -58,21 +60,16 @@ class Report(Node):
         return Workspace.from_row(row)
 
     @strawberry.field(description="The report as Markdown (a short note until it is READY).")
-    async def markdown(self, info: Info) -> str:
+    def markdown(self) -> str:
         from gateway.report_render import render_markdown
 
-        return render_markdown(await self._row(info))
+        return render_markdown(self.row)
 
     @strawberry.field(
         description="The report as a self-contained HTML page with an inline SVG chart of "
         "incidents per day by severity (no JavaScript, no external assets)."
     )
-    async def html(self, info: Info) -> str:
+    def html(self) -> str:
         from gateway.report_render import render_html
 
-        return render_html(await self._row(info))
-
-    async def _row(self, info: Info) -> models.Report:
-        row = await info.context.loaders.report.load((self.workspace_id, str(self.id)))
-        assert row is not None
-        return row
+        return render_html(self.row)

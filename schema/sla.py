@@ -170,9 +170,8 @@ async def incident_sla(info: Info, incident: Incident) -> IncidentSla:
     )
 
 
-async def workspace_sla_policy(info: Info, workspace_id: str) -> SlaPolicy:
-    row = await info.context.loaders.workspace.load(workspace_id)
-    return SlaPolicy.from_policy(sla.policy_from_json(row.sla_policy if row else None))
+def workspace_sla_policy(stored: dict[str, Any] | None) -> SlaPolicy:
+    return SlaPolicy.from_policy(sla.policy_from_json(stored))
 
 
 async def workspace_sla_summary(
@@ -231,32 +230,27 @@ def _change(target: SlaTargetInput) -> sla.TargetChange:
     )
 
 
-@strawberry.type
-class SlaMutation:
-    @strawberry.mutation(
-        description="Change the acting workspace's SLA targets (write scope). Targets not "
-        "mentioned keep their value; nothing is written when there are userErrors."
-    )
-    async def update_sla_policy(
-        self, info: Info, input: UpdateSlaPolicyInput
-    ) -> UpdateSlaPolicyPayload:
-        from schema.workspaces import Workspace
+async def resolve_update_sla_policy(
+    info: Info, input: UpdateSlaPolicyInput
+) -> UpdateSlaPolicyPayload:
+    """`Mutation.updateSlaPolicy`."""
+    from schema.workspaces import Workspace
 
-        ctx = info.context
-        ctx.require_write()
-        try:
-            async with ctx.db.write() as session:
-                row, policy = await sla.update_policy(
-                    session, ctx.workspace_id, [_change(t) for t in input.targets],
-                    reset=input.reset_to_defaults,
-                )
-        except DomainError as exc:
-            return UpdateSlaPolicyPayload(
-                workspace=None, sla_policy=None, user_errors=[user_error(exc)]
+    ctx = info.context
+    ctx.require_write()
+    try:
+        async with ctx.db.write() as session:
+            row, policy = await sla.update_policy(
+                session, ctx.workspace_id, [_change(t) for t in input.targets],
+                reset=input.reset_to_defaults,
             )
-        ctx.loaders.workspace.prime(row.id, row, force=True)
+    except DomainError as exc:
         return UpdateSlaPolicyPayload(
-            workspace=Workspace.from_row(row),
-            sla_policy=SlaPolicy.from_policy(policy),
-            user_errors=[],
+            workspace=None, sla_policy=None, user_errors=[user_error(exc)]
         )
+    ctx.loaders.workspace.prime(row.id, row, force=True)
+    return UpdateSlaPolicyPayload(
+        workspace=Workspace.from_row(row),
+        sla_policy=SlaPolicy.from_policy(policy),
+        user_errors=[],
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -28,6 +28,7 @@ class Workspace(Node):
     tier: Tier
     created_at: datetime
     parent_id: strawberry.Private[str | None]
+    stored_sla_policy: strawberry.Private[dict[str, Any] | None]  # what `slaPolicy` reads
 
     @classmethod
     def from_row(cls, row: models.Workspace) -> Workspace:
@@ -38,6 +39,7 @@ class Workspace(Node):
             tier=Tier(row.tier),
             created_at=row.created_at,
             parent_id=row.parent_id,
+            stored_sla_policy=row.sla_policy,
         )
 
     @strawberry.field(
@@ -91,10 +93,10 @@ class Workspace(Node):
         return await delivery_connection(info, self.id, first, after)
 
     @strawberry.field(description="Acknowledge and resolve targets per severity.")
-    async def sla_policy(self, info: Info) -> Annotated[SlaPolicy, strawberry.lazy("schema.sla")]:
+    def sla_policy(self) -> Annotated[SlaPolicy, strawberry.lazy("schema.sla")]:
         from schema.sla import workspace_sla_policy
 
-        return await workspace_sla_policy(info, self.id)
+        return workspace_sla_policy(self.stored_sla_policy)
 
     @strawberry.field(
         description="SLA figures of the incidents created in [since, until) (default: the last "
