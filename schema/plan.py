@@ -38,7 +38,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from enum import Enum
 from typing import Any
 
@@ -82,7 +82,7 @@ from gateway.pagination import (
     page_args,
 )
 from gateway.timeline import TIMELINE_SORT
-from gateway.timeutil import isoformat_z, to_utc
+from gateway.timeutil import isoformat_z
 from schema.context import Context
 from schema.enums import AlertStatus, IncidentStatus, Severity, TimelineEventType
 from schema.limits import parse_document
@@ -116,14 +116,19 @@ def _enum(enum: type[Enum]) -> Callable[[Any], Any]:
     return convert
 
 
+def _check_stored_time(value: str) -> None:
+    """Raw SQLite times are SQLAlchemy's UTC text, `YYYY-MM-DD HH:MM:SS.ffffff`; anything else
+    falls back."""
+    if len(value) != 26 or value[10] != " " or value[19] != ".":
+        raise Fallback(f"a stored time in an unexpected form: {value!r}")
+
+
 def _datetime(value: Any) -> Any:
-    """DateTime as the schema serializes it (`isoformat_z`). Raw SQLite values are SQLAlchemy's
-    UTC text, `YYYY-MM-DD HH:MM:SS.ffffff`; anything else falls back."""
+    """DateTime as the schema serializes it (`isoformat_z`)."""
     if value is None:
         return None
     if type(value) is str:
-        if len(value) != 26 or value[10] != " " or value[19] != ".":
-            raise Fallback(f"a stored time in an unexpected form: {value!r}")
+        _check_stored_time(value)
         return f"{value[:10]}T{value[11:23]}Z"
     if value.tzinfo is UTC:
         return value.isoformat(timespec="milliseconds")[:-6] + "Z"
@@ -131,14 +136,12 @@ def _datetime(value: Any) -> Any:
 
 
 def _sort_value(value: Any) -> Any:
-    """What `encode_cursor` puts in a cursor for a sort value: `to_utc(dt).isoformat()`."""
+    """A sort value for `encode_cursor`: raw SQLite time text becomes what it makes of a
+    datetime, `to_utc(dt).isoformat()`; anything else (datetimes too) it converts itself."""
     if type(value) is str:
-        if len(value) != 26 or value[10] != " " or value[19] != ".":
-            raise Fallback(f"a stored time in an unexpected form: {value!r}")
+        _check_stored_time(value)
         fraction = "" if value[20:] == "000000" else value[19:]
         return f"{value[:10]}T{value[11:19]}{fraction}+00:00"
-    if isinstance(value, datetime):
-        return to_utc(value).isoformat()
     return value
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import alerts, events, reports, timeline
 from gateway.auth import FORBIDDEN_WORKSPACE
@@ -72,6 +73,7 @@ async def _workspace(info: Info, workspace_id: strawberry.ID | None) -> str:
 
 
 Fetch = Callable[[Database, events.Event], Awaitable[Any]]
+ByIds = Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, Any]]]
 
 
 async def _stream(
@@ -104,22 +106,20 @@ async def _stream(
             return
 
 
-async def _timeline_row(db: Database, event: events.Event) -> Any:
-    async with db.read() as session:
-        found = await timeline.events_by_ids(session, event.workspace_id, [event.id])
-    return found.get(event.id)
+def _row_of(by_ids: ByIds) -> Fetch:
+    """The row an event points at, read with `by_ids` in the event's workspace (None if gone)."""
+
+    async def fetch(db: Database, event: events.Event) -> Any:
+        async with db.read() as session:
+            found = await by_ids(session, event.workspace_id, [event.id])
+        return found.get(event.id)
+
+    return fetch
 
 
-async def _alert_row(db: Database, event: events.Event) -> Any:
-    async with db.read() as session:
-        found = await alerts.alerts_by_ids(session, event.workspace_id, [event.id])
-    return found.get(event.id)
-
-
-async def _report_row(db: Database, event: events.Event) -> Any:
-    async with db.read() as session:
-        found = await reports.reports_by_ids(session, event.workspace_id, [event.id])
-    return found.get(event.id)
+_timeline_row = _row_of(timeline.events_by_ids)
+_alert_row = _row_of(alerts.alerts_by_ids)
+_report_row = _row_of(reports.reports_by_ids)
 
 
 @strawberry.type
