@@ -38,6 +38,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.background import cancel_and_wait
 from gateway.db import EVENTS_SESSION_KEY, Database
 
 log = logging.getLogger("seliq.events")
@@ -79,12 +80,6 @@ class Event:
 def record(session: AsyncSession, event: Event) -> None:
     """Note `event` on the write session; it is published if and after the session commits."""
     session.info.setdefault(SESSION_KEY, []).append(event)
-
-
-def take(session: AsyncSession) -> list[Event]:
-    """The events a session recorded (and forget them)."""
-    events: list[Event] = session.info.pop(SESSION_KEY, None) or []
-    return events
 
 
 def encode(events: Sequence[Event], origin: str = "") -> list[bytes]:
@@ -315,11 +310,7 @@ class _RemoteBroker:
                 await self._outbox.join()
         except TimeoutError:
             log.warning("%s broker: %d event batch(es) not sent", self.name, self._outbox.qsize())
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(*self._tasks, ignore_errors=True)
         self._tasks = []
         self.hub.close()
         await self._close()

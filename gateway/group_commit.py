@@ -26,7 +26,6 @@ another write transaction (it would wait for the one it runs in).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.background import cancel_and_wait
 from gateway.errors import Unavailable
 
 if TYPE_CHECKING:
@@ -89,9 +89,7 @@ class GroupCommit:
         """Cancel the group in flight (it rolls back) and fail everything queued."""
         task, self._task = self._task, None
         if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         for unit in (*self._running, *self._queue):
             if not unit.future.done():
                 unit.future.set_exception(Unavailable("the server is shutting down; retry"))

@@ -143,7 +143,9 @@ async def build_sla(session: AsyncSession, report: Report, now: datetime) -> dic
     summary = await sla.summary_for(
         session, report.workspace_id, since=start, until=end, now=now
     )
-    policy = await sla.get_policy(session, report.workspace_id)
+    policy = summary.policies.get(report.workspace_id)
+    if policy is None:
+        raise NotFound(f"no workspace {report.workspace_id}", field="workspace")
     rows = [item.incident for item in summary.evaluated]
     return {
         **await _header(session, report, now),

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from gateway.models import SEVERITIES
-from gateway.sla import format_duration
+from gateway.sla import breach_word, format_duration
 from gateway.timeutil import isoformat_z
 
 KIND_TITLES = {"incident_summary": "Incident summary", "sla": "SLA report"}
@@ -195,9 +195,8 @@ def _sla_sections(content: dict[str, Any]) -> list[Section]:
             [] if breaches else ["No target was missed in the period."],
             Table(
                 ["#", "Title", "Severity", "Target", "Due", "Met", "Overdue by"],
-                [[f"#{b['number']}", b["title"], b["severity"],
-                  "acknowledge" if b["kind"] == "ack" else "resolve", b["due_at"],
-                  b["met_at"] or "not yet", format_duration(b["overdue_seconds"])]
+                [[f"#{b['number']}", b["title"], b["severity"], breach_word(b["kind"]),
+                  b["due_at"], b["met_at"] or "not yet", format_duration(b["overdue_seconds"])]
                  for b in breaches],
             ) if breaches else None,
         ),

@@ -24,7 +24,6 @@ when there is a job to claim; its first look comes one poll interval after start
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -38,7 +37,7 @@ from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import events, report_content
+from gateway import background, events, report_content
 from gateway.db import Database
 from gateway.errors import DomainError
 from gateway.models import Report
@@ -73,9 +72,8 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _held_by(worker: str | None) -> ColumnElement[bool]:
-    column = col(Report.claimed_by)
-    return column.is_(None) if worker is None else column == worker
+def _held_by(worker: str) -> ColumnElement[bool]:
+    return col(Report.claimed_by) == worker
 
 
 async def release(db: Database, report_id: str, worker: str) -> bool:
@@ -117,7 +115,6 @@ def _give_up_if_exhausted(session: AsyncSession, row: Report, now: datetime) -> 
         f"the report was interrupted {MAX_ATTEMPTS} times (its worker stopped while building "
         "it); request it again"
     )
-    session.add(row)
     events.record(
         session, events.Event(events.REPORT_COMPLETED, row.workspace_id, row.id, kind="failed")
     )
@@ -136,35 +133,29 @@ async def claim_next(
             "status": "running", "started_at": now, "claimed_by": worker,
             "lease_expires_at": now + timedelta(seconds=lease),
         }
+        oldest = (
+            select(Report)
+            .where(_claimable(now))
+            .order_by(col(Report.created_at), col(Report.id))
+            .limit(1)
+        )
         if not db.is_sqlite:
             async with db.write() as session:
                 row = (
-                    await session.execute(
-                        select(Report)
-                        .where(_claimable(now))
-                        .order_by(col(Report.created_at), col(Report.id))
-                        .limit(1)
-                        .with_for_update(skip_locked=True)
-                    )
+                    await session.execute(oldest.with_for_update(skip_locked=True))
                 ).scalars().first()
                 if row is None:
                     return None
                 for name, value in values.items():
                     setattr(row, name, value)
                 row.attempts += 1
-                session.add(row)
                 exhausted = _give_up_if_exhausted(session, row, now)
             if exhausted:
                 continue
             return row
         async with db.read() as session:
             report_id = (
-                await session.execute(
-                    select(col(Report.id))
-                    .where(_claimable(now))
-                    .order_by(col(Report.created_at), col(Report.id))
-                    .limit(1)
-                )
+                await session.execute(oldest.with_only_columns(col(Report.id)))
             ).scalar_one_or_none()
         if report_id is None:
             return None
@@ -215,10 +206,9 @@ async def run_job(
     lease passed to another worker meanwhile: nothing is written then)."""
     builder = report_content.BUILDERS.get(report.kind)
     values: dict[str, Any]
-    heartbeat = (
-        asyncio.create_task(_heartbeat(db, report, report.claimed_by, lease))
-        if report.claimed_by else None
-    )
+    worker = report.claimed_by
+    assert worker is not None, "run_job takes a job claimed by claim_next"
+    heartbeat = asyncio.create_task(_heartbeat(db, report, worker, lease))
     try:
         if builder is None:
             raise DomainError(f"unknown report kind {report.kind!r}")
@@ -230,15 +220,12 @@ async def run_job(
         log.exception("report %s (%s) failed", report.id, report.kind)
         values = {"status": "failed", "content": None, "error": _error_message(exc)}
     finally:
-        if heartbeat is not None:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+        await background.cancel_and_wait(heartbeat)
     async with db.write() as session:
         result = await session.execute(
             update(Report)
             .where(col(Report.id) == report.id, col(Report.status) == "running",
-                   _held_by(report.claimed_by))
+                   _held_by(worker))
             .values(completed_at=utcnow(), lease_expires_at=None, **values)
         )
         if _rowcount(result) != 1:
@@ -270,29 +257,25 @@ async def run_pending(
     return ran
 
 
-class ReportWorker:
+class ReportWorker(background.Periodic):
+    """Runs the queued jobs every `poll_seconds` (`run_pending`) until stopped."""
+
     def __init__(
         self, db: Database, poll_seconds: float, lease_seconds: float = LEASE_SECONDS
     ) -> None:
+        super().__init__(
+            "seliq-report-worker", poll_seconds, self._poll, log=log,
+            failure="report worker poll failed",  # the database was unreachable, say
+        )
         self.db = db
-        self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.worker_id = new_worker_id()
         self.current: str | None = None  # the job this worker holds, if any
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None and self.poll_seconds > 0:
-            self._task = asyncio.create_task(self._run(), name="seliq-report-worker")
 
     async def stop(self) -> None:
         """Stop claiming; a job in flight is cancelled and handed back to the queue at once
         (another process, or this one after a restart, runs it)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
         held, self.current = self.current, None
         if held is not None:
             try:
@@ -304,17 +287,10 @@ class ReportWorker:
     def _held(self, report_id: str | None) -> None:
         self.current = report_id
 
-    async def _run(self) -> None:
-        # The first look comes one poll interval after start-up, out of start-up's way.
-        while True:
-            await asyncio.sleep(self.poll_seconds)
-            try:
-                await run_pending(
-                    self.db, worker=self.worker_id, lease=self.lease_seconds,
-                    on_claim=self._held,
-                )
-            except Exception:  # the database was unreachable, say: try again next poll
-                log.exception("report worker poll failed")
+    async def _poll(self) -> None:
+        await run_pending(
+            self.db, worker=self.worker_id, lease=self.lease_seconds, on_claim=self._held
+        )
 
 
 WORKER_KEY = web.AppKey("report_worker", ReportWorker)
@@ -325,12 +301,4 @@ def lifecycle(
 ) -> Callable[[web.Application], AsyncIterator[Any]]:
     """An aiohttp `cleanup_ctx` entry: start the worker with the app; stop it at the end (a job
     in flight goes back to the queue). The app also stops it early, on shutdown."""
-
-    async def run(app: web.Application) -> AsyncIterator[None]:
-        worker = ReportWorker(db, poll_seconds, lease_seconds)
-        app[WORKER_KEY] = worker
-        worker.start()
-        yield
-        await worker.stop()
-
-    return run
+    return background.lifecycle(WORKER_KEY, lambda: ReportWorker(db, poll_seconds, lease_seconds))

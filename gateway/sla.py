@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from gateway.errors import InvalidInput, NotFound
-from gateway.models import INCIDENT_STATUSES, SEVERITIES, Incident, Workspace
+from gateway.models import SEVERITIES, Incident, Workspace
 from gateway.timeutil import isoformat_z, to_utc, utcnow
 from gateway.workspaces import descendant_ids
 
@@ -46,6 +46,11 @@ MAX_TARGET_SECONDS = 365 * DAY
 DEFAULT_WINDOW = timedelta(days=30)
 MAX_WINDOW = timedelta(days=366)
 BREACH_KINDS = ("ack", "resolve")
+
+
+def breach_word(kind: str) -> str:
+    """How a breach kind reads in text: `acknowledge` (ack) or `resolve`."""
+    return "acknowledge" if kind == "ack" else "resolve"
 
 
 @dataclass(frozen=True)
@@ -158,13 +163,6 @@ def apply_changes(
     return policy
 
 
-async def get_policy(session: AsyncSession, workspace_id: str) -> dict[str, Target]:
-    workspace = await session.get(Workspace, workspace_id)
-    if workspace is None:
-        raise NotFound(f"no workspace {workspace_id}", field="workspace")
-    return policy_from_json(workspace.sla_policy)
-
-
 async def update_policy(
     session: AsyncSession,
     workspace_id: str,
@@ -250,6 +248,12 @@ class IncidentSla:
 
     def due_at(self, kind: str) -> datetime | None:
         return self.ack_due_at if kind == "ack" else self.resolve_due_at
+
+
+def target_for(policies: Mapping[str, Policy], workspace_id: str, severity: str) -> Target:
+    """The targets of `severity` under the policy of `workspace_id` (the defaults for a workspace
+    missing from `policies`); no target for an unknown severity."""
+    return policies.get(workspace_id, DEFAULT_POLICY).get(severity) or Target(None, None)
 
 
 def first_response(incident: IncidentTimes) -> datetime | None:
@@ -371,6 +375,8 @@ class SlaSummary:
     overall: Figures
     by_severity: dict[str, Figures]
     evaluated: tuple[Evaluated, ...] = field(repr=False, default=())
+    # The effective policy of each workspace summarised (one missing from it does not exist).
+    policies: Mapping[str, Policy] = field(repr=False, default_factory=dict)
 
     def breaches(self) -> list[dict[str, Any]]:
         """Every breach, oldest due time first: one row per (incident, kind)."""
@@ -450,8 +456,7 @@ def summarize(
     """Pure maths: each incident is judged by the policy of its own workspace."""
     evaluated = []
     for row in incidents:
-        target = policies.get(row.workspace_id, DEFAULT_POLICY).get(row.severity)
-        target = target or Target(None, None)
+        target = target_for(policies, row.workspace_id, row.severity)
         evaluated.append(Evaluated(row, target, incident_sla(row, target, now)))
     per_severity = {
         severity: figures([e for e in evaluated if e.incident.severity == severity])
@@ -465,6 +470,7 @@ def summarize(
         overall=figures(evaluated),
         by_severity=per_severity,
         evaluated=tuple(evaluated),
+        policies=policies,
     )
 
 
@@ -499,11 +505,12 @@ async def load_incidents(
 
 
 async def load_policies(
-    session: AsyncSession, workspace_ids: Sequence[str]
+    session: AsyncSession, workspace_ids: Sequence[str] | None = None
 ) -> dict[str, dict[str, Target]]:
-    stmt = select(col(Workspace.id), col(Workspace.sla_policy)).where(
-        col(Workspace.id).in_(workspace_ids)
-    )
+    """The effective policy of each of `workspace_ids` that exists (None: of every workspace)."""
+    stmt = select(col(Workspace.id), col(Workspace.sla_policy))
+    if workspace_ids is not None:
+        stmt = stmt.where(col(Workspace.id).in_(workspace_ids))
     return {ws_id: policy_from_json(raw) for ws_id, raw in (await session.execute(stmt)).all()}
 
 
@@ -544,6 +551,3 @@ def policy_rows(policy: Policy) -> list[dict[str, Any]]:
         }
         for severity in SEVERITIES
     ]
-
-
-OPEN_STATUSES = tuple(s for s in INCIDENT_STATUSES if s != "resolved")

@@ -21,8 +21,6 @@ order); `data.due_at` is the exact moment the target was missed.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -34,9 +32,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import sla, timeline
+from gateway import background, sla, timeline
 from gateway.db import Database
-from gateway.models import Incident, TimelineEvent, Workspace
+from gateway.models import OPEN_STATUSES, Incident, TimelineEvent
 from gateway.timeutil import isoformat_z, to_utc, utcnow
 
 log = logging.getLogger("seliq.sla")
@@ -46,18 +44,12 @@ ACTOR = "system"
 FIRST_LOOKBACK = timedelta(days=30)
 MIN_LOOKBACK = timedelta(minutes=10)
 MAX_INCIDENTS_PER_WRITE = 200
-KIND_WORDS = {"ack": "acknowledge", "resolve": "resolve"}
 
 
 @dataclass(frozen=True)
 class PendingBreach:
     incident_id: str
     kind: str
-
-
-async def _policies(session: AsyncSession) -> dict[str, dict[str, sla.Target]]:
-    rows = (await session.execute(select(col(Workspace.id), col(Workspace.sla_policy)))).all()
-    return {ws_id: sla.policy_from_json(raw) for ws_id, raw in rows}
 
 
 def _shortest_target(policies: dict[str, dict[str, sla.Target]]) -> int | None:
@@ -90,7 +82,7 @@ async def _candidates(
         old_enough = now - timedelta(seconds=shortest)
         stmt = stmt.where(
             or_(
-                col(Incident.status).in_(sla.OPEN_STATUSES)
+                col(Incident.status).in_(OPEN_STATUSES)
                 & (col(Incident.created_at) <= old_enough),
                 col(Incident.updated_at) >= now - lookback,
             )
@@ -107,8 +99,8 @@ def _breaches_of(
     incident: Incident, policies: dict[str, dict[str, sla.Target]], now: datetime
 ) -> list[tuple[str, datetime, int]]:
     """(kind, due_at, target_seconds) of each target this incident has missed by `now`."""
-    target = policies.get(incident.workspace_id, sla.DEFAULT_POLICY).get(incident.severity)
-    if target is None or not target.has_any:
+    target = sla.target_for(policies, incident.workspace_id, incident.severity)
+    if not target.has_any:
         return []
     state = sla.incident_sla(incident, target, now)
     found = []
@@ -156,10 +148,9 @@ def _write_event(
     session: AsyncSession, incident: Incident, kind: str, due: datetime, seconds: int,
     now: datetime,
 ) -> None:
-    word = KIND_WORDS[kind]
+    target = f"{sla.breach_word(kind)} target of {sla.format_duration(seconds)}"
     timeline.record(
-        session, incident, EVENT_TYPE, ACTOR,
-        f"{word} target of {sla.format_duration(seconds)} missed ({incident.severity})",
+        session, incident, EVENT_TYPE, ACTOR, f"{target} missed ({incident.severity})",
         {
             "kind": kind,
             "severity": incident.severity,
@@ -180,7 +171,7 @@ async def sweep_once(
     """
     moment = to_utc(now) if now else utcnow()
     async with db.read() as session:
-        policies = await _policies(session)
+        policies = await sla.load_policies(session)
         candidates = await _candidates(session, policies, moment, lookback)
         pending = await _pending(session, policies, candidates, moment)
     if not pending:
@@ -204,41 +195,32 @@ async def sweep_once(
     return written
 
 
-class SlaSweeper:
+class SlaSweeper(background.Periodic):
     """Runs `sweep_once` every `interval` seconds until stopped. The first sweep comes one
     interval after start-up (and looks back 30 days); later ones look back ten intervals."""
 
     def __init__(
         self, db: Database, interval: float, clock: Callable[[], datetime] = utcnow
     ) -> None:
+        super().__init__(
+            "seliq-sla-sweeper", interval, self._sweep, log=log, failure="sla sweep failed"
+        )
         self.db = db
-        self.interval = interval
         self.clock = clock
-        self.sweeps = 0
-        self._task: asyncio.Task[None] | None = None
+        self._lookback = FIRST_LOOKBACK
 
-    def start(self) -> None:
-        if self._task is None and self.interval > 0:
-            self._task = asyncio.create_task(self._run(), name="seliq-sla-sweeper")
+    @property
+    def sweeps(self) -> int:
+        """Sweeps done since start-up, failed ones included."""
+        return self.runs
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
+        self._lookback = FIRST_LOOKBACK  # started again, it looks back 30 days again
 
-    async def _run(self) -> None:
-        lookback = FIRST_LOOKBACK
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await sweep_once(self.db, now=self.clock(), lookback=lookback)
-            except Exception:  # a failed sweep is retried at the next interval
-                log.exception("sla sweep failed")
-            else:
-                lookback = max(MIN_LOOKBACK, timedelta(seconds=10 * self.interval))
-            self.sweeps += 1
+    async def _sweep(self) -> None:
+        await sweep_once(self.db, now=self.clock(), lookback=self._lookback)
+        self._lookback = max(MIN_LOOKBACK, timedelta(seconds=10 * self.interval))
 
 
 SWEEPER_KEY = web.AppKey("sla_sweeper", SlaSweeper)
@@ -247,12 +229,4 @@ SWEEPER_KEY = web.AppKey("sla_sweeper", SlaSweeper)
 def lifecycle(db: Database, interval: float) -> Callable[[web.Application], AsyncIterator[Any]]:
     """An aiohttp `cleanup_ctx` entry: start the sweeper with the app, stop it before the
     database is closed."""
-
-    async def run(app: web.Application) -> AsyncIterator[None]:
-        sweeper = SlaSweeper(db, interval)
-        app[SWEEPER_KEY] = sweeper
-        sweeper.start()
-        yield
-        await sweeper.stop()
-
-    return run
+    return background.lifecycle(SWEEPER_KEY, lambda: SlaSweeper(db, interval))

@@ -1,0 +1,80 @@
+"""Background work inside the gateway process: a loop that runs one step every interval (the SLA
+sweeper, the report worker), the aiohttp `cleanup_ctx` entry that runs it with the app, and
+stopping tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+
+async def cancel_and_wait(*tasks: asyncio.Task[Any], ignore_errors: bool = False) -> None:
+    """Cancel `tasks`, then wait until each has finished. Their CancelledError is swallowed, and
+    with `ignore_errors` any exception they ended with too."""
+    swallowed = (asyncio.CancelledError, Exception) if ignore_errors else (asyncio.CancelledError,)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(*swallowed):
+            await task
+
+
+class Periodic:
+    """Runs `step()` every `interval` seconds until stopped, the first time one interval after
+    `start` (out of start-up's way); an interval of 0 means never. A step that raises is logged
+    (`failure` on `log`) and the loop goes on: it is tried again at the next interval. `runs`
+    counts the steps taken, failed ones included."""
+
+    def __init__(
+        self, name: str, interval: float, step: Callable[[], Awaitable[object]], *,
+        log: logging.Logger, failure: str,
+    ) -> None:
+        self.name = name
+        self.interval = interval
+        self._step = step
+        self._log = log
+        self._failure = failure
+        self.runs = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None and self.interval > 0:
+            self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await cancel_and_wait(self._task)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self._step()
+            except Exception:
+                self._log.exception(self._failure)
+            self.runs += 1
+
+
+P = TypeVar("P", bound=Periodic)
+
+
+def lifecycle(
+    key: web.AppKey[P], make: Callable[[], P]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """An aiohttp `cleanup_ctx` entry: build the loop, keep it under `key`, start it with the app
+    and stop it at the end (before the database is closed)."""
+
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        loop = make()
+        app[key] = loop
+        loop.start()
+        yield
+        await loop.stop()
+
+    return run
