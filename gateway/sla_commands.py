@@ -18,7 +18,7 @@ from gateway.db import Database
 from gateway.errors import InvalidInput
 from gateway.models import SEVERITIES
 from gateway.settings import Settings
-from gateway.workspaces import find_workspace
+from gateway.workspaces import require_workspace
 
 
 def add_parsers(commands: Any) -> None:
@@ -45,9 +45,7 @@ def _result(workspace_id: str, slug: str, policy: sla.Policy) -> dict[str, Any]:
 
 async def show(db: Database, settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     async with db.read() as session:
-        workspace = await find_workspace(session, args.workspace, None)
-    if workspace is None:
-        raise InvalidInput(f"no workspace {args.workspace!r}", field="workspace")
+        workspace = await require_workspace(session, args.workspace)
     return _result(workspace.id, workspace.slug, sla.policy_from_json(workspace.sla_policy))
 
 
@@ -70,8 +68,6 @@ async def set_policy(
     elif not args.reset:
         raise InvalidInput("nothing to change: give --ack and/or --resolve, or --reset")
     async with db.write() as session:
-        workspace = await find_workspace(session, args.workspace, None)
-        if workspace is None:
-            raise InvalidInput(f"no workspace {args.workspace!r}", field="workspace")
+        workspace = await require_workspace(session, args.workspace)
         row, policy = await sla.update_policy(session, workspace.id, changes, reset=args.reset)
     return _result(row.id, row.slug, policy)

@@ -41,6 +41,13 @@ async def find_workspace(
         stmt = stmt.where(col(Workspace.id).in_(permitted_ids))
     return (await session.execute(stmt)).scalar_one_or_none()
 
+async def require_workspace(session: AsyncSession, ref: str) -> Workspace:
+    """A workspace by id or slug; InvalidInput (field `workspace`) when there is none."""
+    workspace = await find_workspace(session, ref, None)
+    if workspace is None:
+        raise InvalidInput(f"no workspace {ref!r}", field="workspace")
+    return workspace
+
 async def workspaces_by_ids(session: AsyncSession, wanted: list[str]) -> list[Workspace]:
     if not wanted:
         return []

@@ -17,12 +17,11 @@ import argparse
 from typing import Any
 
 from gateway.db import Database
-from gateway.errors import InvalidInput
 from gateway.ingest import correlation, webhook_auth
 from gateway.models import WebhookToken, Workspace
 from gateway.settings import Settings
 from gateway.webhooks import create_token, webhook_url
-from gateway.workspaces import find_workspace
+from gateway.workspaces import require_workspace
 
 
 def add_parsers(webhook: Any, webhook_create: argparse.ArgumentParser, workspace: Any) -> None:
@@ -50,13 +49,6 @@ def add_parsers(webhook: Any, webhook_create: argparse.ArgumentParser, workspace
         "--labels",
         help='comma-separated label names for the group key (default "host,instance,service")',
     )
-
-
-async def _workspace(session: Any, ref: str) -> Workspace:
-    workspace = await find_workspace(session, ref, None)
-    if workspace is None:
-        raise InvalidInput(f"no workspace {ref!r}", field="workspace")
-    return workspace
 
 
 def _webhook_json(
@@ -89,7 +81,7 @@ async def _issue(
     db: Database, settings: Settings, args: argparse.Namespace, *, rotate: bool
 ) -> dict[str, Any]:
     async with db.write() as session:
-        workspace = await _workspace(session, args.workspace)
+        workspace = await require_workspace(session, args.workspace)
         if rotate:
             row, secret = await webhook_auth.rotate_token(session, workspace)
         else:
@@ -105,7 +97,7 @@ async def workspace_correlation(
     db: Database, settings: Settings, args: argparse.Namespace
 ) -> dict[str, Any]:
     async with db.write() as session:
-        workspace = await _workspace(session, args.workspace)
+        workspace = await require_workspace(session, args.workspace)
         labels = None if args.labels is None else args.labels.split(",")
         correlation.set_correlation(workspace, window_seconds=args.window, labels=labels)
         session.add(workspace)
