@@ -66,7 +66,6 @@ __all__ = [
     "RequestObserver",
     "add_metrics",
     "configure_logging",
-    "current_metrics",
     "graphql_operation_label",
     "metrics_scope",
     "note_query_cost",
@@ -224,11 +223,6 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 _current: contextvars.ContextVar[Metrics | None] = contextvars.ContextVar(
     "seliq_metrics", default=None
 )
-
-
-def current_metrics() -> Metrics | None:
-    """The metrics of the app serving this request or task, if any."""
-    return _current.get()
 
 
 class metrics_scope:  # noqa: N801 - used like a function: `with metrics_scope(app[METRICS_KEY])`

@@ -65,6 +65,3 @@ class RedisLimiter:
 
     def status(self) -> str:
         return "redis" if self._down_since is None else "local (redis unreachable)"
-
-    async def close(self) -> None:
-        await self.redis.aclose()

@@ -274,7 +274,6 @@ class Summarizer:
         self.timeout = timeout
         self.clock = clock
         self.cache = _LRU(cache_size)
-        self.provider_calls = 0
         self._inflight: dict[str, asyncio.Future[Summary]] = {}
         self._http: aiohttp.ClientSession | None = None
 
@@ -367,7 +366,6 @@ class Summarizer:
             "max_tokens": 300,
             "stream": False,
         }
-        self.provider_calls += 1
         try:
             async with asyncio.timeout(self.timeout), self._http.post(
                 self.url, json=payload, headers=headers, allow_redirects=False
@@ -433,14 +431,10 @@ def default_summarizer() -> Summarizer:
     return _DEFAULT
 
 
-SUMMARIZER_KEY = web.AppKey("summarizer", Summarizer)
-
-
 def lifecycle(summarizer: Summarizer) -> Callable[[web.Application], AsyncIterator[Any]]:
     """An aiohttp `cleanup_ctx` entry that closes the summarizer's HTTP client with the app."""
 
     async def run(app: web.Application) -> AsyncIterator[None]:
-        app[SUMMARIZER_KEY] = summarizer
         yield
         with contextlib.suppress(Exception):
             await summarizer.close()
