@@ -25,15 +25,13 @@ from aiohttp.test_utils import TestServer
 from gateway import ids, migrate
 from gateway.app import create_app
 from gateway.auth import create_key
-from gateway.db import Database, StatementCounter, current_counter
+from gateway.db import Database
 from gateway.models import Alert, Incident, Note, Workspace
 from gateway.settings import Settings
 from gateway.timeline import record
 from gateway.timeutil import utcnow
 from gateway.workspaces import create_workspace
 from tests import backends
-
-_TEMPLATE: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="session")
@@ -255,14 +253,3 @@ async def tenants(db: Database) -> Tenants:
     other = await _tenant(db, "other", "starter")
     return Tenants(mssp=mssp, acme=acme, globex=globex, other=other)
 
-
-class CountStatements:
-    """`with CountStatements() as counter:` counts SQL statements run in this task's context."""
-
-    def __enter__(self) -> StatementCounter:
-        self.counter = StatementCounter()
-        self.token = current_counter.set(self.counter)
-        return self.counter
-
-    def __exit__(self, *exc: object) -> None:
-        current_counter.reset(self.token)

@@ -129,7 +129,7 @@ def test_unknown_workspace_is_a_json_error(tmp_path: Path) -> None:
     assert json.loads(done.stdout) == {"error": "no workspace 'nope'"}
 
 
-def test_bad_database_url_never_echoes_its_password(tmp_path: Path) -> None:
+def test_bad_database_url_never_echoes_its_password() -> None:
     env = cli_env("postgresql://seliq:S3cretPassw0rd@db.internal/seliq")
     done = subprocess.run(
         [EXECUTABLE, "serve"], env=env, capture_output=True, text=True, timeout=30

@@ -18,7 +18,6 @@ import json
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -32,12 +31,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gateway.app import DEFAULT_QUERY, create_app
+from gateway.app import DEFAULT_QUERY
 from gateway.db import Database
 from gateway.graphiql import ASSET_PREFIX, render_graphiql_page
 from gateway.observability import iter_log_lines
 from gateway.settings import Settings, load_settings
-from tests.observability.helpers import running
+from tests.conftest import running_server
+from tests.e2e.procs import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -79,12 +79,6 @@ def require_browser() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"browser test cannot run in CI: {missing}")
     pytest.skip(missing)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -293,7 +287,8 @@ async def test_graphiql_can_be_turned_off(
     settings: Settings = load_settings(database_url=db_url)
     assert settings.graphiql is False
     browser_headers = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-    async with running(create_app(settings, db=db)) as (url, http):
+    async with running_server(settings, db) as server:
+        url, http = server.url, server.http
         async with http.get(f"{url}/graphql", headers=browser_headers) as response:
             assert response.status == 404
             body = await response.json()
@@ -306,9 +301,8 @@ async def test_graphiql_can_be_turned_off(
             assert response.status == 401
 
     monkeypatch.setenv("SELIQ_GRAPHIQL", "true")
-    app = create_app(load_settings(database_url=db_url), db=db)
-    async with running(app) as (url, http), http.get(
-        f"{url}/graphql", headers=browser_headers
+    async with running_server(load_settings(database_url=db_url), db) as server, server.http.get(
+        f"{server.url}/graphql", headers=browser_headers
     ) as response:
         assert response.status == 200
         assert "Seliq GraphQL" in await response.text()

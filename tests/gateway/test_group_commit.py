@@ -19,11 +19,6 @@ from gateway.errors import Unavailable
 Work = Callable[[AsyncSession], Awaitable[str]]
 
 
-@pytest.fixture
-def database(things_db: Database) -> Database:
-    return things_db
-
-
 def insert(name: str, *, gate: asyncio.Event | None = None) -> Work:
     async def work(session: AsyncSession) -> str:
         if gate is not None:
@@ -49,77 +44,77 @@ async def hold_first_group(db: Database) -> tuple[asyncio.Event, asyncio.Task[st
 
 
 async def test_writes_queued_during_a_commit_share_the_next_transaction(
-    database: Database,
+    things_db: Database,
 ) -> None:
-    gate, first = await hold_first_group(database)
-    queued = [asyncio.create_task(database.write_grouped(insert(f"n{i}"))) for i in range(10)]
+    gate, first = await hold_first_group(things_db)
+    queued = [asyncio.create_task(things_db.write_grouped(insert(f"n{i}"))) for i in range(10)]
     await asyncio.sleep(0.05)
     assert not any(task.done() for task in queued)  # nobody answered before the commit
     gate.set()
     assert await first == "first"
     assert await asyncio.gather(*queued) == [f"n{i}" for i in range(10)]
-    assert database.grouped.groups == 2 and database.grouped.units == 11
-    assert len(await names(database)) == 11
+    assert things_db.grouped.groups == 2 and things_db.grouped.units == 11
+    assert len(await names(things_db)) == 11
 
 
-async def test_a_failing_unit_fails_alone(database: Database) -> None:
-    gate, first = await hold_first_group(database)
-    good = [asyncio.create_task(database.write_grouped(insert(f"ok{i}"))) for i in range(3)]
-    clash = asyncio.create_task(database.write_grouped(insert("first")))  # UNIQUE violation
-    late = asyncio.create_task(database.write_grouped(insert("ok-late")))
+async def test_a_failing_unit_fails_alone(things_db: Database) -> None:
+    gate, first = await hold_first_group(things_db)
+    good = [asyncio.create_task(things_db.write_grouped(insert(f"ok{i}"))) for i in range(3)]
+    clash = asyncio.create_task(things_db.write_grouped(insert("first")))  # UNIQUE violation
+    late = asyncio.create_task(things_db.write_grouped(insert("ok-late")))
     gate.set()
     await first
     assert await asyncio.gather(*good, late) == ["ok0", "ok1", "ok2", "ok-late"]
     with pytest.raises(IntegrityError):
         await clash
-    assert await names(database) == ["first", "ok-late", "ok0", "ok1", "ok2"]
+    assert await names(things_db) == ["first", "ok-late", "ok0", "ok1", "ok2"]
 
 
 async def test_prepare_runs_once_per_group_with_every_unit_that_named_it(
-    database: Database,
+    things_db: Database,
 ) -> None:
     seen: list[int] = []
 
     async def prepare(session: AsyncSession, works: Sequence[Any]) -> None:
         seen.append(len(works))
 
-    gate, first = await hold_first_group(database)
+    gate, first = await hold_first_group(things_db)
     queued = [
-        asyncio.create_task(database.write_grouped(insert(f"p{i}"), prepare=prepare))
+        asyncio.create_task(things_db.write_grouped(insert(f"p{i}"), prepare=prepare))
         for i in range(4)
     ]
-    plain = asyncio.create_task(database.write_grouped(insert("plain")))
+    plain = asyncio.create_task(things_db.write_grouped(insert("plain")))
     gate.set()
     await asyncio.gather(first, *queued, plain)
     assert seen == [4]
 
 
 async def test_a_caller_cancelled_before_its_group_started_writes_nothing(
-    database: Database,
+    things_db: Database,
 ) -> None:
-    gate, first = await hold_first_group(database)
-    gone = asyncio.create_task(database.write_grouped(insert("gone")))
-    stays = asyncio.create_task(database.write_grouped(insert("stays")))
+    gate, first = await hold_first_group(things_db)
+    gone = asyncio.create_task(things_db.write_grouped(insert("gone")))
+    stays = asyncio.create_task(things_db.write_grouped(insert("stays")))
     await asyncio.sleep(0.01)
     gone.cancel()
     gate.set()
     await asyncio.gather(first, stays)
     with pytest.raises(asyncio.CancelledError):
         await gone
-    assert await names(database) == ["first", "stays"]
+    assert await names(things_db) == ["first", "stays"]
 
 
 async def test_close_rolls_back_the_group_in_flight_and_fails_the_queue(
-    database: Database,
+    things_db: Database,
 ) -> None:
-    gate, first = await hold_first_group(database)
-    queued = asyncio.create_task(database.write_grouped(insert("queued")))
+    gate, first = await hold_first_group(things_db)
+    queued = asyncio.create_task(things_db.write_grouped(insert("queued")))
     await asyncio.sleep(0.01)
-    await database.grouped.close()
+    await things_db.grouped.close()
     with pytest.raises(Unavailable):
         await queued
     with pytest.raises((Unavailable, asyncio.CancelledError)):
         await first
-    assert await names(database) == []
+    assert await names(things_db) == []
     # The queue works again afterwards (a new app on the same engine, as in the tests).
-    assert await database.write_grouped(insert("after")) == "after"
+    assert await things_db.write_grouped(insert("after")) == "after"

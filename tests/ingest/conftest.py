@@ -93,6 +93,23 @@ async def row_counts(db: Database) -> dict[str, int]:
     return counts
 
 
+def no_rows_but_the_delivery(before: dict[str, int], after: dict[str, int]) -> None:
+    """Between two `row_counts`: one webhook delivery logged, nothing else written."""
+    assert {k: after[k] - before[k] for k in after} == {
+        "alerts": 0, "incidents": 0, "timeline_events": 0, "idempotency_records": 0,
+        "webhook_deliveries": 1,
+    }
+
+
+async def enable_signing(db: Database, workspace_id: str, secret: str) -> None:
+    """Require webhook signatures made with `secret` for this workspace."""
+    async with db.write() as session:
+        workspace = await session.get(Workspace, workspace_id)
+        assert workspace is not None
+        workspace.webhook_signing_secret = secret
+        session.add(workspace)
+
+
 async def alerts_of(db: Database, workspace_id: str) -> list[Alert]:
     async with db.read() as session:
         stmt = (

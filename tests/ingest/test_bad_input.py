@@ -14,9 +14,15 @@ from sqlmodel import col
 
 from gateway.db import Database
 from gateway.ingest.webhook_auth import sign
-from gateway.models import WebhookDelivery, Workspace
+from gateway.models import WebhookDelivery
 from tests.conftest import Server
-from tests.ingest.conftest import Hook, post, row_counts
+from tests.ingest.conftest import (
+    Hook,
+    enable_signing,
+    no_rows_but_the_delivery,
+    post,
+    row_counts,
+)
 
 SECRET = "whsec_matrix"
 MIB = 1024 * 1024
@@ -68,13 +74,6 @@ async def _deliveries(db: Database) -> list[WebhookDelivery]:
         return list((await session.execute(stmt)).scalars())
 
 
-def _no_rows_but_the_delivery(before: dict[str, int], after: dict[str, int]) -> None:
-    assert {k: after[k] - before[k] for k in after} == {
-        "alerts": 0, "incidents": 0, "timeline_events": 0, "idempotency_records": 0,
-        "webhook_deliveries": 1,
-    }
-
-
 @pytest.mark.parametrize(
     ("raw", "headers", "status", "code", "fragment"),
     [case[1:] for case in CASES],
@@ -96,7 +95,7 @@ async def test_refused_with_a_clear_message_and_nothing_written(
     assert reply.body["error"]["code"] == code
     assert fragment in reply.body["error"]["message"], reply.body
     assert reply.body["error"]["request_id"] == reply.headers["X-Request-ID"]
-    _no_rows_but_the_delivery(before, await row_counts(db))
+    no_rows_but_the_delivery(before, await row_counts(db))
     (delivery,) = await _deliveries(db)
     assert delivery.status_code == status and fragment in (delivery.error or "")
     assert delivery.accepted == 0 and delivery.alert_ids == []
@@ -122,7 +121,7 @@ async def test_huge_chunked_body_without_length(server: Server, db: Database, ho
         assert response.status == 413
         body = await response.json()
     assert body["error"]["code"] == "payload_too_large"
-    _no_rows_but_the_delivery(before, await row_counts(db))
+    no_rows_but_the_delivery(before, await row_counts(db))
 
 
 async def test_wrong_token_unknown_slug_and_foreign_token_look_the_same(
@@ -153,14 +152,6 @@ async def test_wrong_token_unknown_slug_and_foreign_token_look_the_same(
     assert await row_counts(db) == before
 
 
-async def _enable_signing(db: Database, workspace_id: str) -> None:
-    async with db.write() as session:
-        workspace = await session.get(Workspace, workspace_id)
-        assert workspace is not None
-        workspace.webhook_signing_secret = SECRET
-        session.add(workspace)
-
-
 def _signature_cases(raw: bytes) -> list[tuple[str, dict[str, str], str]]:
     now = int(time.time())
     return [
@@ -177,7 +168,7 @@ def _signature_cases(raw: bytes) -> list[tuple[str, dict[str, str], str]]:
 
 
 async def test_signature_refusals(server: Server, db: Database, hook: Hook) -> None:
-    await _enable_signing(db, hook.workspace_id)
+    await enable_signing(db, hook.workspace_id, SECRET)
     raw = b'{"title": "signed?"}'
     for name, headers, fragment in _signature_cases(raw):
         before = await row_counts(db)
@@ -185,7 +176,7 @@ async def test_signature_refusals(server: Server, db: Database, hook: Hook) -> N
         assert reply.status == 401, (name, reply.body)
         assert reply.body["error"]["code"] == "unauthenticated"
         assert fragment in reply.body["error"]["message"], (name, reply.body)
-        _no_rows_but_the_delivery(before, await row_counts(db))
+        no_rows_but_the_delivery(before, await row_counts(db))
     good = await post(
         server, hook.path(), raw=raw,
         headers={"X-Seliq-Signature": sign(SECRET, raw, int(time.time()) - 200)},

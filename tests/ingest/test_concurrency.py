@@ -10,18 +10,15 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiohttp
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestServer
 
 from gateway import db as db_module
-from gateway.app import create_app
 from gateway.db import Database
 from gateway.models import Alert, Incident
 from gateway.settings import Settings
 from tests.backends import asyncpg_dsn
-from tests.conftest import Server, Tenants
+from tests.conftest import Server, Tenants, running_server
 from tests.ingest.conftest import Hook, alerts_of, get_row, post, row_counts
 
 POSTS = 50
@@ -77,13 +74,11 @@ async def short_timeout_server(
     is 200 ms."""
     monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 200)
     database = Database(db_url)
-    app = create_app(settings, db=database)
-    test_server = TestServer(app, host="127.0.0.1")
-    await test_server.start_server()
-    async with aiohttp.ClientSession() as http:
-        yield Server(url=str(test_server.make_url("")).rstrip("/"), http=http, db=database)
-    await test_server.close()
-    await database.dispose()
+    try:
+        async with running_server(settings, database) as running:
+            yield running
+    finally:
+        await database.dispose()
 
 
 @asynccontextmanager

@@ -15,13 +15,10 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from sqlmodel import col
 
-from gateway.app import create_app
 from gateway.auth import create_key
 from gateway.db import Database
 from gateway.models import (
@@ -35,7 +32,7 @@ from gateway.models import (
 from gateway.settings import Settings
 from gateway.webhooks import create_token
 from gateway.workspaces import create_workspace
-from tests.conftest import Server
+from tests.conftest import Server, running_server
 from tests.ingest.conftest import Hook, Reply, post
 
 INCIDENTS = 20
@@ -46,14 +43,11 @@ POSTS = 50
 async def pair(settings: Settings, db_url: str, server: Server) -> AsyncIterator[list[Server]]:
     """The `server` fixture plus a second gateway with its own engine on the same database."""
     other_db = Database(db_url)
-    app = create_app(settings, db=other_db)
-    test_server = TestServer(app, host="127.0.0.1")
-    await test_server.start_server()
-    async with aiohttp.ClientSession() as http:
-        second = Server(url=str(test_server.make_url("")).rstrip("/"), http=http, db=other_db)
-        yield [server, second]
-    await test_server.close()
-    await other_db.dispose()
+    try:
+        async with running_server(settings, other_db) as second:
+            yield [server, second]
+    finally:
+        await other_db.dispose()
 
 
 @pytest.fixture

@@ -6,15 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
 from gateway import incidents as incident_service
-from gateway.app import create_app
 from gateway.db import Database
 from gateway.settings import Settings
-from tests.conftest import Server, Tenants
+from tests.conftest import Server, Tenants, running_server
 
 DASHBOARD = "https://soc.example.com"
 
@@ -88,17 +85,14 @@ async def test_cors_allows_only_configured_origins(server: Server, tenants: Tena
 
 
 @pytest.fixture
-async def default_server(db_url: str, db: Database) -> AsyncIterator[str]:
-    app = create_app(Settings(database_url=db_url), db=db)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield str(server.make_url("")).rstrip("/")
-    await server.close()
+async def default_server(db_url: str, db: Database) -> AsyncIterator[Server]:
+    async with running_server(Settings(database_url=db_url), db) as running:
+        yield running
 
 
-async def test_no_origin_is_allowed_by_default(default_server: str) -> None:
-    async with aiohttp.ClientSession() as http, http.options(
-        f"{default_server}/graphql",
+async def test_no_origin_is_allowed_by_default(default_server: Server) -> None:
+    async with default_server.http.options(
+        f"{default_server.url}/graphql",
         headers={"Origin": DASHBOARD, "Access-Control-Request-Method": "POST"},
     ) as response:
         assert response.status == 403

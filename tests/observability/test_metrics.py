@@ -21,7 +21,7 @@ from gateway.observability import (
 )
 from gateway.settings import Settings
 from gateway.timeutil import utcnow
-from tests.conftest import Server, Tenants
+from tests.conftest import Server, Tenants, running_server
 from tests.observability.helpers import running, scrape, value
 
 QUERY = "query OpenIncidents { incidents(first: 2) { totalCount } }"
@@ -183,17 +183,16 @@ async def test_report_queue_depth_and_pool_gauges(
                 period_start=utcnow(), period_end=utcnow(),
             ))
     settings = settings.model_copy(update={"report_poll_seconds": 0})  # no worker taking them
-    app = create_app(settings, db=db)
-    async with running(app) as (url, http):
-        samples = await scrape(http, url)
+    async with running_server(settings, db) as server:
+        samples = await scrape(server.http, server.url)
     assert value(samples, "seliq_report_queue_depth") == 3
     assert value(samples, "seliq_db_pool_size") is not None
     # The scrape's own report query has returned its connection by the time gauges are read.
     assert value(samples, "seliq_db_pool_checked_out") == 0
 
-    per_ws = create_app(settings.model_copy(update={"metrics_per_workspace": True}), db=db)
-    async with running(per_ws) as (url, http):
-        samples = await scrape(http, url)
+    per_ws = settings.model_copy(update={"metrics_per_workspace": True})
+    async with running_server(per_ws, db) as server:
+        samples = await scrape(server.http, server.url)
     assert value(samples, "seliq_report_queue_depth", workspace=tenants.acme.id) == 2
     assert value(samples, "seliq_report_queue_depth", workspace=tenants.globex.id) == 1
 

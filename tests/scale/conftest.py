@@ -1,48 +1,34 @@
 """Fixtures for the scale-out suites: the real app in this process with its event hub in reach
 (to wait until a subscription is registered before causing its event), and, for the
-multi-process tests, a PostgreSQL database of their own (`seliq_scale_<hex>`, created on the
-server's `postgres` database and dropped afterwards, so nothing clashes with the other suites'
-databases on the same server) served by real `seliq-gateway serve` processes."""
+multi-process tests, a PostgreSQL database of their own (a fresh one from
+`tests.backends.create_empty_postgres_database`, dropped afterwards, so nothing clashes with the
+other suites' databases on the same server) served by real `seliq-gateway serve` processes."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import signal
 import subprocess
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
 
 import aiohttp
-import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from sqlalchemy.engine import make_url
 
 from gateway.app import create_app
-from gateway.auth import create_key
 from gateway.db import Database
 from gateway.events import BROKER_KEY, EventHub
 from gateway.settings import Settings
-from gateway.workspaces import create_workspace
+from tests.backends import create_empty_postgres_database, drop_postgres_database, run_aside
 from tests.conftest import Server
 from tests.e2e.procs import EXECUTABLE, cli_env, free_port, run_cli
 from tests.services import require_postgres
-
-T = TypeVar("T")
-
-
-def run_aside(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on a loop of its own in another thread (from sync fixtures, leaving
-    pytest-asyncio's loop alone)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+from tests.sla.helpers import workspace_with_key
 
 
 @dataclass
@@ -97,39 +83,11 @@ async def live(settings: Settings, db: Database) -> AsyncIterator[LiveServer]:
 # --- PostgreSQL of our own, and real server processes ------------------------------------------
 
 
-def _dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-async def _create_database(admin_url: str) -> str:
-    name = f"seliq_scale_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(_dsn(admin_url, "postgres"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-    finally:
-        await conn.close()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop_database(admin_url: str, url: str) -> None:
-    conn = await asyncpg.connect(_dsn(admin_url, "postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @dataclass
 class ScaleDatabase:
     url: str
     keys: dict[str, str] = field(default_factory=dict)  # slug -> key secret
     ids: dict[str, str] = field(default_factory=dict)  # slug -> workspace id
-
-    def engine(self) -> Database:
-        return Database(self.url)
 
 
 async def _seed(database: ScaleDatabase) -> None:
@@ -137,11 +95,7 @@ async def _seed(database: ScaleDatabase) -> None:
     try:
         for slug, parent in (("mssp", None), ("acme", "mssp"), ("globex", "mssp"),
                              ("other", None)):
-            async with db.write() as session:
-                workspace = await create_workspace(
-                    session, slug=slug, name=slug.title(), tier="enterprise", parent_slug=parent
-                )
-                _, secret = await create_key(session, workspace, f"{slug} key", "write")
+            workspace, secret = await workspace_with_key(db, slug, parent=parent)
             database.ids[slug] = workspace.id
             database.keys[slug] = secret
     finally:
@@ -152,15 +106,14 @@ async def _seed(database: ScaleDatabase) -> None:
 def scale_pg() -> Iterator[ScaleDatabase]:
     """A fresh PostgreSQL database migrated by `seliq-gateway db upgrade`, with an MSSP
     (`mssp`) managing `acme` and `globex`, plus an unrelated `other`; a key for each."""
-    admin_url = require_postgres()
-    url = run_aside(_create_database(admin_url))
+    created = run_aside(create_empty_postgres_database(require_postgres()))
     try:
-        assert run_cli(url, "db", "upgrade")["revision"]
-        database = ScaleDatabase(url=url)
+        assert run_cli(created.url, "db", "upgrade")["revision"]
+        database = ScaleDatabase(url=created.url)
         run_aside(_seed(database))
         yield database
     finally:
-        run_aside(_drop_database(admin_url, url))
+        drop_postgres_database(created)
 
 
 @dataclass

@@ -320,7 +320,7 @@ async def _stream_alerts(
 
 
 async def _sigterm_during_ingests(
-    gateway: Gateway, key: str, database_url: str, clients: int = 6
+    gateway: Gateway, key: str, clients: int = 6
 ) -> tuple[dict[str, str], int | None]:
     acknowledged: dict[str, str] = {}
     stop = asyncio.Event()
@@ -366,8 +366,7 @@ async def test_sigterm_during_ingests_with_two_workers_on_postgres(
     gateway = start_gateway(scale_pg.url, tmp_path / "term.log", "--workers", "2",
                             SELIQ_SHUTDOWN_GRACE_SECONDS="10")
     try:
-        acknowledged, closed = await _sigterm_during_ingests(gateway, scale_pg.keys["acme"],
-                                                             scale_pg.url)
+        acknowledged, closed = await _sigterm_during_ingests(gateway, scale_pg.keys["acme"])
         code = await asyncio.to_thread(gateway.wait, 40)
     finally:
         gateway.stop()
@@ -384,7 +383,7 @@ async def test_sigterm_during_ingests_on_sqlite(tmp_path: Path) -> None:
     key = run_cli(url, "key", "create", "--workspace", "acme", "--name", "k")["key"]["secret"]
     gateway = start_gateway(url, tmp_path / "term.log")
     try:
-        acknowledged, closed = await _sigterm_during_ingests(gateway, key, url, clients=4)
+        acknowledged, closed = await _sigterm_during_ingests(gateway, key, clients=4)
         code = await asyncio.to_thread(gateway.wait, 40)
     finally:
         gateway.stop()
@@ -454,7 +453,7 @@ def test_workers_refuses_what_it_cannot_run(
 
 
 async def test_workers_bind_one_port(scale_pg: ScaleDatabase, tmp_path: Path) -> None:
-    """Both workers listen on the same port (SO_REUSEPORT), and nothing else does."""
+    """All three workers listen on the same port (SO_REUSEPORT), and nothing else does."""
     port = free_port()
     gateway = start_gateway(scale_pg.url, tmp_path / "port.log", "--workers", "3", port=port)
     try:

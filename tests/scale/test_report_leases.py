@@ -25,7 +25,7 @@ from gateway.report_worker import (
 )
 from gateway.settings import Settings
 from gateway.timeutil import utcnow
-from tests.scale.conftest import start_live, stop_live
+from tests.conftest import running_server
 from tests.sla.helpers import eventually, workspace_with_key
 
 
@@ -169,22 +169,16 @@ async def test_shutdown_hands_the_job_in_flight_back_to_the_queue(
     workspace, _ = await workspace_with_key(db, "handback-ws")
     [report_id] = await queue(db, workspace)
     fast = settings.model_copy(update={"report_poll_seconds": 0.05, "sla_sweep_seconds": 0})
-    live = await start_live(fast, db)
-    try:
-        await asyncio.wait_for(started.wait(), 10)
+    async with asyncio.timeout(20), running_server(fast, db):  # the stop included
+        await started.wait()
         assert (await load(db, report_id)).status == "running"
-    finally:
-        await asyncio.wait_for(stop_live(live), 10)
     back = await load(db, report_id)
     assert (back.status, back.claimed_by, back.attempts) == ("queued", None, 0)
 
     # The next process runs it.
     monkeypatch.undo()
-    live = await start_live(fast, db)
-    try:
+    async with running_server(fast, db):
         async def ready() -> bool:
             return (await load(db, report_id)).status == "ready"
 
         assert await eventually(ready)
-    finally:
-        await stop_live(live)
