@@ -12,7 +12,16 @@ from gateway.db import Database
 from gateway.ingest.webhook_auth import set_signing, sign
 from gateway.models import Alert, Incident, Workspace
 from tests.conftest import Server, Tenants
-from tests.ingest.conftest import Hook, alerts_of, events_of, get_row, post, row_counts
+from tests.ingest.conftest import (
+    Hook,
+    alerts_of,
+    enable_signing,
+    events_of,
+    get_row,
+    no_rows_but_the_delivery,
+    post,
+    row_counts,
+)
 from tests.ingest.payloads import alertmanager_group, grafana_group, legacy_grafana, wazuh_alert
 
 
@@ -161,7 +170,7 @@ async def test_grafana_payload(server: Server, db: Database, hooks: dict[str, Ho
     assert incident.status == "resolved"
 
 
-async def test_legacy_grafana_payload(server: Server, db: Database, hooks: dict[str, Hook]) -> None:
+async def test_legacy_grafana_payload(server: Server, hooks: dict[str, Hook]) -> None:
     hook = hooks["acme"]
     firing = await post(server, hook.path(), legacy_grafana("alerting"))
     assert firing.body["format"] == "grafana" and _outcomes(firing.body) == ["created"]
@@ -200,6 +209,12 @@ async def test_correlation_window_is_per_workspace(
     two = await post(server, hook.path(), {"title": "CPU", "labels": {"host": "a", "n": "2"}})
     assert _outcomes(one.body) == _outcomes(two.body) == ["created"]
     assert one.body["incidents"] != two.body["incidents"]
+    # Meanwhile another workspace, on the default window, still groups the same pair.
+    globex = hooks["globex"]
+    g_one = await post(server, globex.path(), {"title": "CPU", "labels": {"host": "a", "n": "1"}})
+    g_two = await post(server, globex.path(), {"title": "CPU", "labels": {"host": "a", "n": "2"}})
+    assert (_outcomes(g_one.body), _outcomes(g_two.body)) == (["created"], ["grouped"])
+    assert g_one.body["incidents"] == g_two.body["incidents"]
 
     async with db.write() as session:
         await session.execute(
@@ -286,11 +301,7 @@ async def test_signed_webhook_accepts_a_good_signature(
 ) -> None:
     hook = hooks["acme"]
     secret = "whsec_for_tests"
-    async with db.write() as session:
-        workspace = await session.get(Workspace, hook.workspace_id)
-        assert workspace is not None
-        workspace.webhook_signing_secret = secret
-        session.add(workspace)
+    await enable_signing(db, hook.workspace_id, secret)
     raw = b'{"title": "Signed alert", "severity": "high"}'
     header = sign(secret, raw, int(time.time()))
     reply = await post(server, hook.path(), raw=raw, headers={"X-Seliq-Signature": header})
@@ -329,11 +340,7 @@ async def test_idempotency_key_on_the_webhook(
     assert retry.status == 202
     assert retry.body == first.body
     assert retry.headers.get("Idempotent-Replayed") == "true"
-    after = await row_counts(db)
-    assert {k: after[k] - before[k] for k in after} == {
-        "alerts": 0, "incidents": 0, "timeline_events": 0, "idempotency_records": 0,
-        "webhook_deliveries": 1,
-    }
+    no_rows_but_the_delivery(before, await row_counts(db))
     assert (await get_row(db, Alert, first.body["alerts"][0])).occurrences == 1
     other = await post(server, hook.path(), {**body, "title": "Different"}, headers=headers)
     assert other.status == 422, other.body

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import time
 
-from tests.conftest import Server, Tenants
+from gateway.auth import create_key
+from gateway.db import Database
+from gateway.settings import Settings
+from gateway.webhooks import create_token
+from gateway.workspaces import create_workspace
+from tests.conftest import Server, Tenants, running_server
+from tests.ingest.conftest import no_rows_but_the_delivery, post, row_counts
 
 SMALL = "{ viewer { id } }"
 
@@ -64,50 +70,28 @@ async def test_unauthenticated_responses_carry_no_rate_headers(server: Server) -
     assert "X-RateLimit-Limit" not in body["_headers"]
 
 
-async def test_webhook_has_its_own_bucket(settings, db) -> None:  # type: ignore[no-untyped-def]
+async def test_webhook_has_its_own_bucket(settings: Settings, db: Database) -> None:
     """An alert storm exhausts the webhook bucket (429 + Retry-After, nothing written) while
     the same workspace's API key still gets through."""
-    import aiohttp
-    from aiohttp.test_utils import TestServer
-    from sqlalchemy import func, select
-
-    from gateway.app import create_app
-    from gateway.auth import create_key
-    from gateway.models import Alert
-    from gateway.webhooks import create_token
-    from gateway.workspaces import create_workspace
-
     async with db.write() as session:
         workspace = await create_workspace(session, slug="stormy", name="Stormy", tier="starter")
         _, key = await create_key(session, workspace, "api")
         _, token = await create_token(session, workspace)
-    app = create_app(settings.model_copy(update={"webhook_rate_limit": 5}), db=db)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with aiohttp.ClientSession() as http:
-            statuses = []
-            for index in range(7):
-                async with http.post(
-                    server.make_url(f"/webhook/stormy/{token}"),
-                    json={"title": f"storm {index}"},
-                ) as response:
-                    statuses.append(response.status)
-                    if response.status == 429:
-                        assert int(response.headers["Retry-After"]) >= 1
-                        assert (await response.json())["error"]["code"] == "rate_limited"
-            assert statuses == [202] * 5 + [429, 429]
-            async with http.post(
-                server.make_url("/graphql"), json={"query": "{ viewer { id } }"},
-                headers={"Authorization": f"Bearer {key}"},
-            ) as response:
-                assert response.status == 200
-                assert response.headers["X-RateLimit-Remaining"] == "59"
-    finally:
-        await server.close()
-    async with db.read() as session:
-        count = (await session.execute(select(func.count()).select_from(Alert))).scalar_one()
-    assert count == 5
+    limited = settings.model_copy(update={"webhook_rate_limit": 5})
+    async with running_server(limited, db) as server:
+        path = f"/webhook/stormy/{token}"
+        accepted = [await post(server, path, {"title": f"storm {index}"}) for index in range(5)]
+        assert [reply.status for reply in accepted] == [202] * 5
+        assert (await row_counts(db))["alerts"] == 5
+        for index in range(5, 7):
+            before = await row_counts(db)
+            reply = await post(server, path, {"title": f"storm {index}"})
+            assert reply.status == 429, reply.body
+            assert int(reply.headers["Retry-After"]) >= 1
+            assert reply.body["error"]["code"] == "rate_limited"
+            no_rows_but_the_delivery(before, await row_counts(db))
+        body = await server.graphql("{ viewer { id } }", key=key)
+        assert body["_headers"]["X-RateLimit-Remaining"] == "59"
 
 
 async def test_headers_count_down_across_rest_and_graphql(

@@ -6,23 +6,18 @@ from __future__ import annotations
 import asyncio
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
 from gateway import ids, report_content
-from gateway.app import create_app
 from gateway.db import Database
 from gateway.errors import InvalidInput
 from gateway.models import Report, Workspace
 from gateway.report_worker import claim_next
 from gateway.settings import Settings
 from gateway.timeutil import isoformat_z, utcnow
-from tests.conftest import Server
+from tests.conftest import Server, running_server
 from tests.reports.conftest import fetch, finished, generate
 from tests.sla.helpers import incident_at, workspace_with_key
 
@@ -119,6 +114,7 @@ async def test_sla_report_lists_every_breach(server: Server, db: Database) -> No
         ("Ransomware note", "ack"), ("Port scan | edge", "ack"),
         ("Port scan | edge", "resolve"), ("Disk <full> & slow", "resolve"),
     }
+    assert len(content["breaches"]) == 4  # each once
     summary = content["summary"]
     assert (summary["incidents_total"], summary["ack_breaches"], summary["resolve_breaches"],
             summary["measured"], summary["within_targets"]) == (4, 2, 2, 4, 1)
@@ -130,32 +126,20 @@ async def test_sla_report_lists_every_breach(server: Server, db: Database) -> No
     assert report["html"].count('class="day"') == 7
 
 
-@asynccontextmanager
-async def running(settings: Settings, db: Database) -> AsyncIterator[Server]:
-    app = create_app(settings, db=db)
-    test_server = TestServer(app, host="127.0.0.1")
-    await test_server.start_server()
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield Server(url=str(test_server.make_url("")).rstrip("/"), http=http, db=db)
-    finally:
-        await test_server.close()
-
-
 async def test_a_job_queued_before_a_restart_runs_after_it(
     settings: Settings, db: Database, db_url: str
 ) -> None:
     workspace, key = await workspace_with_key(db, "restart-ws")
     await incident_at(db, workspace, "high", utcnow() - H)
     stopped = settings.model_copy(update={"report_poll_seconds": 0})
-    async with running(stopped, db) as first:
+    async with running_server(stopped, db) as first:
         report_id = await generate(first, key, kind="INCIDENT_SUMMARY")
         await asyncio.sleep(0.3)
         assert (await fetch(first, key, report_id))["status"] == "QUEUED"
 
     restarted = Database(db_url)  # a new process: a new engine on the same database
     try:
-        async with running(settings, restarted) as second:
+        async with running_server(settings, restarted) as second:
             report = await finished(second, key, report_id)
     finally:
         await restarted.dispose()
@@ -175,7 +159,7 @@ async def test_a_job_left_running_by_a_crash_is_requeued_and_run(
             started_at=crashed_at,
         )
         session.add(report)
-    async with running(settings, db) as server:
+    async with running_server(settings, db) as server:
         done = await finished(server, key, report.id)
     assert done["status"] == "READY"
     assert done["startedAt"] > isoformat_z(crashed_at)
@@ -217,7 +201,7 @@ async def test_a_queued_report_renders_as_not_ready(
 ) -> None:
     _, key = await workspace_with_key(db, "queued-ws")
     stopped = settings.model_copy(update={"report_poll_seconds": 0})
-    async with running(stopped, db) as server:
+    async with running_server(stopped, db) as server:
         report_id = await generate(server, key, kind="SLA")
         report = await fetch(server, key, report_id)
     assert report["content"] is None

@@ -213,6 +213,8 @@ async def statements(server: Server, method: str, path: str, **kwargs: Any) -> i
         ("/v1/alerts", "ListAlerts", {"first": 50}),
         ("/v1/alerts/{alert}", "GetAlert", {"id": "{alert}"}),
         ("/v1/workspaces", "ListWorkspaces", {"first": 50}),
+        ("/v1/workspaces/acme", "GetWorkspace", {"id": "acme"}),
+        ("/v1/reports", "ListReports", {"first": 50}),
         ("/v1/reports/{report}", "GetReport", {"id": "{report}"}),
     ],
 )

@@ -3,16 +3,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
-from gateway.models import Alert
 from tests.conftest import Tenants
+from tests.ingest.conftest import row_counts
 from tests.rest.conftest import Rest
-
-
-async def _alerts(rest: Rest) -> int:
-    async with rest.server.db.read() as session:
-        return int((await session.execute(select(func.count()).select_from(Alert))).scalar_one())
 
 
 async def test_created_then_deduplicated(rest: Rest, tenants: Tenants) -> None:
@@ -35,7 +28,7 @@ async def test_created_then_deduplicated(rest: Rest, tenants: Tenants) -> None:
 
 
 async def test_unreadable_bodies_are_400_and_write_nothing(rest: Rest, tenants: Tenants) -> None:
-    before = await _alerts(rest)
+    before = await row_counts(rest.server.db)
     for data in ("{not json", "[1, 2]", '{"alerts": []}', '{"severity": "high"}'):
         answer = await rest.post(
             "/v1/alerts", key=tenants.acme.key, data=data,
@@ -44,7 +37,7 @@ async def test_unreadable_bodies_are_400_and_write_nothing(rest: Rest, tenants: 
         assert answer.status == 400, (data, answer.body)
         assert answer.error["code"] == "invalid_request"
         assert answer.error["message"]
-    assert await _alerts(rest) == before
+    assert await row_counts(rest.server.db) == before
 
 
 async def test_idempotency_key(rest: Rest, tenants: Tenants) -> None:

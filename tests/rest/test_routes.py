@@ -259,6 +259,9 @@ async def test_writes_with_a_read_key_are_403(rest: Rest, tenants: Tenants) -> N
     answer = await rest.get(f"/v1/incidents/{incident.id}", key=read_key)
     assert answer.body["status"] == "triggered"
     assert (await rest.get("/v1/reports", key=read_key)).body["data"] == []
+    timeline = await rest.get(f"/v1/incidents/{incident.id}/timeline", key=read_key)
+    assert timeline.status == 200
+    assert "note.added" not in [e["type"] for e in timeline.body["data"]]
 
 
 # ---- notes and timeline --------------------------------------------------------------------

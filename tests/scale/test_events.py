@@ -176,16 +176,18 @@ async def _two(
 async def _carries_events_both_ways(
     first: PostgresBroker | RedisBroker, second: PostgresBroker | RedisBroker
 ) -> None:
-    with second.hub.subscribe(INCIDENT_EVENT, "ws_a") as remote, \
-            first.hub.subscribe(INCIDENT_EVENT, "ws_a") as local, \
-            second.hub.subscribe(INCIDENT_EVENT, "ws_b") as elsewhere:
-        batch = [event(n) for n in range(200)]  # several NOTIFY payloads
-        first.publish(batch)
-        async with asyncio.timeout(5):
-            got_remote = [(await anext(remote)).event for _ in batch]
-            got_local = [(await anext(local)).event for _ in batch]
-        assert got_remote == batch and got_local == batch
-        assert elsewhere.queue.empty()
+    for offset, (sender, receiver) in enumerate(((first, second), (second, first))):
+        with receiver.hub.subscribe(INCIDENT_EVENT, "ws_a") as remote, \
+                sender.hub.subscribe(INCIDENT_EVENT, "ws_a") as local, \
+                receiver.hub.subscribe(INCIDENT_EVENT, "ws_b") as elsewhere:
+            # several NOTIFY payloads
+            batch = [event(n) for n in range(offset * 200, offset * 200 + 200)]
+            sender.publish(batch)
+            async with asyncio.timeout(5):
+                got_remote = [(await anext(remote)).event for _ in batch]
+                got_local = [(await anext(local)).event for _ in batch]
+            assert got_remote == batch and got_local == batch
+            assert elsewhere.queue.empty()
 
 
 @pytest.fixture

@@ -134,10 +134,12 @@ async def test_every_breach_is_listed_once(db: Database, t0: datetime) -> None:
     made = await seed(db, workspace, t0)
     async with db.read() as session:
         summary = await sla.summary_for(session, workspace.id, since=t0 - 24 * H, until=t0, now=t0)
-    breaches = {(row["title"], row["kind"]): row for row in summary.breaches()}
+    listed = summary.breaches()
+    breaches = {(row["title"], row["kind"]): row for row in listed}
     assert set(breaches) == {
         ("C3", "ack"), ("C3", "resolve"), ("C4", "ack"), ("C4", "resolve"), ("H1", "ack"),
     }
+    assert len(listed) == len(breaches)  # none twice
     assert breaches[("C3", "ack")]["overdue_seconds"] == 1.0
     assert breaches[("C3", "ack")]["met_at"] == isoformat_z(made["C3"].acknowledged_at)
     assert breaches[("C4", "resolve")]["met_at"] is None
