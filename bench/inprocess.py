@@ -20,12 +20,12 @@ import orjson
 from bench.procs import pin_self
 from bench.queries import DASHBOARD, DASHBOARD_NAME
 from bench.seed import API_KEY
-from gateway.workers import event_loop_factory
+from gateway.service.processes import event_loop_factory
 
 
 async def measure(database_url: str, rounds: int, seconds: float, first: int) -> dict[str, Any]:
-    from gateway.auth import authenticate
-    from gateway.db import Database
+    from gateway.domain.storage.engine import Database
+    from gateway.domain.tenancy.auth import authenticate
     from schema.build import build_schema
     from schema.context import make_context
 

@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bench.procs import Worker, pin_self
-from gateway.workers import event_loop_factory
+from gateway.service.processes import event_loop_factory
 
 
 class BenchmarkBroken(RuntimeError):

@@ -169,7 +169,7 @@ def gateway_command() -> list[str]:
     script = Path(sys.executable).with_name("seliq-gateway")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from gateway.cli import main; raise SystemExit(main())"]
+    return [sys.executable, "-c", "from gateway.service.cli import main; raise SystemExit(main())"]
 
 
 def start_gateway(name: str, database_url: str, run_dir: Path) -> Server:

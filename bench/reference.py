@@ -24,7 +24,7 @@ import orjson
 from aiohttp import web
 
 from bench.queries import DASHBOARD_ALERTS, DASHBOARD_EVENTS, dashboard_cost
-from gateway.workers import event_loop_factory
+from gateway.service.processes import event_loop_factory
 
 DB_KEY = web.AppKey("db", aiosqlite.Connection)
 UNAUTHENTICATED = orjson.dumps({"error": "invalid or revoked API key"})

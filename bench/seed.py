@@ -3,7 +3,8 @@
 The schema comes from the gateway's own migrations; rows are written with raw `sqlite3`
 (`executemany` in one transaction), in the storage format SQLAlchemy uses (datetimes as
 `YYYY-MM-DD HH:MM:SS.ffffff` UTC text, JSON as `json.dumps` text), so the gateway reads them
-exactly as rows it wrote itself. Ids are ULID-shaped like `gateway.ids.new_id`, but derived from
+exactly as rows it wrote itself. Ids are ULID-shaped like `gateway.domain.ids.new_id`, but derived
+from
 the row's time and a counter, so every build is byte-for-byte the same data.
 
 Files are cached under `$SELIQ_BENCH_CACHE` (default `/tmp/seliq-bench`), keyed by the seed
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from gateway.auth import KEY_PREFIX, hash_secret
+from gateway.domain.tenancy.auth import KEY_PREFIX, hash_secret
 
 SEED_VERSION = 1
 BASE_TIME = datetime(2026, 1, 1)  # naive UTC, as SQLite stores it
@@ -93,7 +94,7 @@ class Shape:
 
     @property
     def file_name(self) -> str:
-        from gateway import migrate
+        from gateway.domain.storage import migrate
 
         head = migrate.head_revision() or "none"
         return (
@@ -129,7 +130,7 @@ def copy_to(dataset: Dataset, target: Path) -> Dataset:
 
 
 def _build(path: Path, shape: Shape) -> None:
-    from gateway import migrate
+    from gateway.domain.storage import migrate
 
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.db import RETRY_AFTER_SECONDS
-from gateway.http.jsonio import rest_error
+from gateway.domain.storage.engine import RETRY_AFTER_SECONDS
+from gateway.web.jsonio import rest_error
 
 # GraphQL error code -> (HTTP status, REST code). Anything not listed is a 500 `internal`.
 GRAPHQL_CODES: dict[str, tuple[int, str]] = {

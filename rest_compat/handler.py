@@ -13,12 +13,12 @@ import orjson
 from aiohttp import web
 from graphql import GraphQLSchema
 
-from gateway.db import Database
-from gateway.errors import DomainError
-from gateway.http.jsonio import request_id_of
-from gateway.http.principal import PRINCIPAL_KEY, principal_for
-from gateway.observability import note_query_cost
-from gateway.operations import Executor, OperationRefused
+from gateway.domain.errors import DomainError
+from gateway.domain.storage.engine import Database
+from gateway.web.jsonio import request_id_of
+from gateway.web.labels import note_query_cost
+from gateway.web.operations import Executor, OperationRefused
+from gateway.web.principal import PRINCIPAL_KEY, principal_for
 from rest_compat.documents import (
     Document,
     RestSetupError,

@@ -19,8 +19,8 @@ from typing import Any, Literal, Protocol
 import orjson
 from aiohttp import web
 
-from gateway.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from gateway.timeutil import parse_iso
+from gateway.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from gateway.domain.timeutil import parse_iso
 from rest_compat.errors import invalid_request, validation_failed
 from rest_compat.shapes import TIMESTAMP, EnumType, with_null
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from gateway.http.jsonio import json_response
+from gateway.web.jsonio import json_response
 from rest_compat.errors import (
     GRAPHQL_CODES,
     INTERNAL_MESSAGE,

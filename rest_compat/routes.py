@@ -5,8 +5,8 @@ GraphQL cannot disagree; the OpenAPI document is generated from these rows.
 
 from __future__ import annotations
 
-from gateway.http.jsonio import error_code
-from gateway.ingest.errors import STATUS_FOR_CODE
+from gateway.domain.ingest.errors import STATUS_FOR_CODE
+from gateway.web.jsonio import error_code
 from rest_compat.params import (
     PAGING,
     BodyField,

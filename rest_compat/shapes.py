@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gateway import models
+from gateway.domain.storage import models
 
 
 def graphql_enum_name(value: str) -> str:
@@ -29,7 +29,8 @@ def camel(name: str) -> str:
 
 @dataclass(frozen=True)
 class EnumType:
-    """A GraphQL enum and its REST spelling (the domain values of gateway/models.py)."""
+    """A GraphQL enum and its REST spelling (the domain values of
+    gateway/domain/storage/models.py)."""
 
     graphql_type: str
     values: tuple[str, ...]

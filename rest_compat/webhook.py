@@ -20,18 +20,18 @@ import time
 
 from aiohttp import web
 
-from gateway.auth import revocation_epoch
-from gateway.db import Database
-from gateway.errors import Unavailable
-from gateway.http.jsonio import error_code, json_response, request_id_of
-from gateway.http.principal import AuthCache
-from gateway.ingest import deliveries, webhook_auth
-from gateway.ingest.deliveries import DeliveryMeta
-from gateway.ingest.errors import STATUS_FOR_CODE
-from gateway.ingest.webhook_auth import SIGNATURE_HEADER, SignatureError, WebhookTarget
-from gateway.observability import record_webhook_refused
-from gateway.operations import Executor, OperationRefused
-from gateway.timeutil import utcnow
+from gateway.domain.errors import Unavailable
+from gateway.domain.ingest import deliveries, webhook_auth
+from gateway.domain.ingest.deliveries import DeliveryMeta
+from gateway.domain.ingest.errors import STATUS_FOR_CODE
+from gateway.domain.ingest.webhook_auth import SIGNATURE_HEADER, SignatureError, WebhookTarget
+from gateway.domain.metrics import record_webhook_refused
+from gateway.domain.storage.engine import Database
+from gateway.domain.tenancy.auth import revocation_epoch
+from gateway.domain.timeutil import utcnow
+from gateway.web.jsonio import error_code, json_response, request_id_of
+from gateway.web.operations import Executor, OperationRefused
+from gateway.web.principal import AuthCache
 from rest_compat.errors import INTERNAL_MESSAGE, RETRY_AFTER_UNAVAILABLE, RestError
 
 log = logging.getLogger("seliq.webhook")

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
-from gateway import models
-from gateway.alerts import AlertFilter as DomainAlertFilter
+from gateway.domain.incidents.alerts import AlertFilter as DomainAlertFilter
+from gateway.domain.storage import models
 from schema.context import Info
 from schema.enums import AlertStatus, Severity
 from schema.node import Node

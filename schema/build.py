@@ -24,7 +24,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult
 
-from gateway.errors import DomainError
+from gateway.domain.errors import DomainError
 from schema.alerts import Alert
 from schema.context import Context
 from schema.incidents import Incident
@@ -61,7 +61,7 @@ def build_schema(
     return SeliqSchema(
         query=Query,
         mutation=Mutation,
-        subscription=Subscription,  # served over WebSocket (schema.websocket)
+        subscription=Subscription,  # served over WebSocket (gateway.service.http.websocket)
         types=[Incident, Alert, TimelineEvent, Note, Report, Workspace],
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME}),
         extensions=[] if not with_extensions else [  # none: the T5 benchmark baseline

@@ -7,11 +7,11 @@ from typing import Any, TypeAlias
 
 from strawberry.types import Info as StrawberryInfo
 
-from gateway.auth import Principal
-from gateway.db import Database
-from gateway.errors import Forbidden
-from gateway.ratelimit import Decision
-from gateway.summaries import Summarizer, default_summarizer
+from gateway.domain.errors import Forbidden
+from gateway.domain.ratelimit.local import Decision
+from gateway.domain.storage.engine import Database
+from gateway.domain.summaries.summarizer import Summarizer, default_summarizer
+from gateway.domain.tenancy.auth import Principal
 from schema.loaders import Loaders
 
 

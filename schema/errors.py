@@ -7,7 +7,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 
-from gateway.errors import DomainError
+from gateway.domain.errors import DomainError
 
 
 class CodedError(GraphQLError):

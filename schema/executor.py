@@ -1,6 +1,6 @@
 """`GraphQLExecutor`: the one entry point the HTTP doors use to run an operation.
 
-The gateway's /graphql handler receives it from the app factory typed as `gateway.operations.
+The gateway's /graphql handler receives it from the app factory typed as `gateway.web.operations.
 Executor`, so the dependency arrows stay `rest_compat -> schema -> gateway`.
 """
 
@@ -14,11 +14,11 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from gateway.auth import Principal
-from gateway.db import Database
-from gateway.operations import OperationRefused, Outcome
-from gateway.ratelimit import Decision, Limiter, LocalLimiter, RateLimited, remember
-from gateway.summaries import Summarizer
+from gateway.domain.ratelimit.local import Decision, Limiter, LocalLimiter, RateLimited, remember
+from gateway.domain.storage.engine import Database
+from gateway.domain.summaries.summarizer import Summarizer
+from gateway.domain.tenancy.auth import Principal
+from gateway.web.operations import OperationRefused, Outcome
 from schema.build import build_schema, format_error, result_to_json
 from schema.context import make_context
 from schema.limits import Estimate, Limits, charge, estimate

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gateway import models
-from gateway.incidents import IncidentFilter as DomainIncidentFilter
-from gateway.pagination import page_args
+from gateway.domain.incidents.incidents import IncidentFilter as DomainIncidentFilter
+from gateway.domain.pagination import page_args
+from gateway.domain.storage import models
 from schema.context import Info
 from schema.enums import IncidentOrderField, IncidentStatus, OrderDirection, Severity
 from schema.node import Node

@@ -15,14 +15,14 @@ from typing import Any
 
 import strawberry
 
-from gateway.errors import DomainError, InvalidInput, Unavailable
-from gateway.ingest import deliveries, formats, idempotency, pipeline
-from gateway.ingest.errors import STATUS_FOR_CODE
-from gateway.ingest.pipeline import IngestResult
-from gateway.ingest.webhook_auth import WebhookPrincipal
-from gateway.models import WebhookDelivery as WebhookDeliveryRow
-from gateway.observability import record_ingested
-from gateway.pagination import page_args
+from gateway.domain.errors import DomainError, InvalidInput, Unavailable
+from gateway.domain.ingest import deliveries, formats, idempotency, pipeline
+from gateway.domain.ingest.errors import STATUS_FOR_CODE
+from gateway.domain.ingest.pipeline import IngestResult
+from gateway.domain.ingest.webhook_auth import WebhookPrincipal
+from gateway.domain.metrics import record_ingested
+from gateway.domain.pagination import page_args
+from gateway.domain.storage.models import WebhookDelivery as WebhookDeliveryRow
 from schema.alerts import Alert
 from schema.context import Info
 from schema.enums import AlertStatus, Severity

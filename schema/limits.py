@@ -32,10 +32,10 @@ from graphql import (
 )
 from graphql.language import Visitor, visit
 
-from gateway.auth import Principal
-from gateway.observability import record_rate_limited
-from gateway.pagination import DEFAULT_PAGE_SIZE
-from gateway.ratelimit import Decision, Limiter
+from gateway.domain.metrics import record_rate_limited
+from gateway.domain.pagination import DEFAULT_PAGE_SIZE
+from gateway.domain.ratelimit.local import Decision, Limiter
+from gateway.domain.tenancy.auth import Principal
 
 
 @dataclass(frozen=True)

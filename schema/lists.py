@@ -6,9 +6,11 @@ into a GraphQL error with its code."""
 
 from __future__ import annotations
 
-from gateway import alerts, incidents, reports, workspaces
-from gateway.incidents import DEFAULT_ORDER
-from gateway.pagination import page_args
+from gateway.domain.incidents import alerts, incidents
+from gateway.domain.incidents.incidents import DEFAULT_ORDER
+from gateway.domain.pagination import page_args
+from gateway.domain.reports import service as reports
+from gateway.domain.tenancy import workspaces
 from schema.alerts import Alert, AlertFilter
 from schema.context import Info
 from schema.incidents import Incident, IncidentFilter, IncidentOrder

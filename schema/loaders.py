@@ -14,12 +14,14 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from gateway import alerts, incidents, reports, timeline, workspaces
-from gateway.auth import Principal
-from gateway.db import Database
-from gateway.errors import DomainError
-from gateway.models import Alert, Incident, Note, Report, TimelineEvent, Workspace
-from gateway.pagination import Page, PageArgs
+from gateway.domain.errors import DomainError
+from gateway.domain.incidents import alerts, incidents, timeline
+from gateway.domain.pagination import Page, PageArgs
+from gateway.domain.reports import service as reports
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Alert, Incident, Note, Report, TimelineEvent, Workspace
+from gateway.domain.tenancy import workspaces
+from gateway.domain.tenancy.auth import Principal
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

@@ -7,9 +7,10 @@ from datetime import datetime
 
 import strawberry
 
-from gateway import incidents, reports
-from gateway.errors import DomainError
-from gateway.incidents import IncidentChanges
+from gateway.domain.errors import DomainError
+from gateway.domain.incidents import incidents
+from gateway.domain.incidents.incidents import IncidentChanges
+from gateway.domain.reports import service as reports
 from schema.context import Info
 from schema.enums import IncidentStatus, ReportKind, Severity
 from schema.errors import UserError, user_error

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gateway import models
+from gateway.domain.storage import models
 from schema.context import Info
 from schema.node import Node
 

@@ -8,8 +8,8 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from gateway.db import Database
-from gateway.pagination import Page, PageArgs
+from gateway.domain.pagination import Page, PageArgs
+from gateway.domain.storage.engine import Database
 
 T = TypeVar("T")
 

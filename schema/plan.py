@@ -8,7 +8,8 @@ reading only the columns the query selects, then the response built from the row
 generated function per object selection.
 
 The statements are those of the domain functions the resolvers call (`list_incidents` and
-`list_alerts` without a filter, `gateway.rows.limited_per_parent`), rebuilt here with named
+`list_alerts` without a filter, `gateway.domain.storage.rows.limited_per_parent`), rebuilt here
+with named
 parameters so each shape is built once: a change to those functions must be mirrored here, and
 the differential test fails until it is.
 
@@ -67,12 +68,11 @@ from sqlalchemy import Select, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from gateway import alerts, incidents
-from gateway.alerts import ALERT_SORT, AlertFilter
-from gateway.db import current_counter
-from gateway.incidents import DEFAULT_ORDER, ORDER_COLUMNS, IncidentFilter
-from gateway.models import Alert, Incident, TimelineEvent
-from gateway.pagination import (
+from gateway.domain.incidents import alerts, incidents
+from gateway.domain.incidents.alerts import ALERT_SORT, AlertFilter
+from gateway.domain.incidents.incidents import DEFAULT_ORDER, ORDER_COLUMNS, IncidentFilter
+from gateway.domain.incidents.timeline import TIMELINE_SORT
+from gateway.domain.pagination import (
     MAX_PAGE_SIZE,
     PageArgs,
     SortKey,
@@ -81,8 +81,9 @@ from gateway.pagination import (
     ordering,
     page_args,
 )
-from gateway.timeline import TIMELINE_SORT
-from gateway.timeutil import isoformat_z
+from gateway.domain.storage.engine import current_counter
+from gateway.domain.storage.models import Alert, Incident, TimelineEvent
+from gateway.domain.timeutil import isoformat_z
 from schema.context import Context
 from schema.enums import AlertStatus, IncidentStatus, Severity, TimelineEventType
 from schema.limits import parse_document
@@ -656,7 +657,7 @@ def _object_builder(plan: ObjectPlan, index: dict[str, int]) -> Builder:
 # ---- statements --------------------------------------------------------------------------------
 
 def _keyset(sort: SortKey, backward: bool) -> ColumnElement[bool]:
-    """gateway.pagination.keyset_condition, with named parameters."""
+    """gateway.domain.pagination.keyset_condition, with named parameters."""
     row = tuple_(sort.column, sort.id_column)
     bound = tuple_(
         bindparam("cursor_value", type_=sort.column.type),
@@ -668,8 +669,9 @@ def _keyset(sort: SortKey, backward: bool) -> ColumnElement[bool]:
 class Statements:
     """The statements of one list, prebuilt once per shape (with or without a cursor, forward
     or backward): building a SQLAlchemy statement costs more than running it. They are the
-    statements of `gateway.incidents.list_incidents` (no filter, default order) and of
-    `gateway.rows.limited_per_parent`, reading only `columns`."""
+    statements of `gateway.domain.incidents.incidents.list_incidents` (no filter, default order)
+    and of
+    `gateway.domain.storage.rows.limited_per_parent`, reading only `columns`."""
 
     def __init__(
         self, model: Any, sort: SortKey, columns: list[str], parent: str | None = None
@@ -802,7 +804,7 @@ class Statements:
         return {parent: self.row_page(found, args) for parent, found in grouped.items()}
 
     def row_page(self, rows: list[Any], args: PageArgs) -> RowPage:
-        """gateway.pagination.make_page, for rows read by position."""
+        """gateway.domain.pagination.make_page, for rows read by position."""
         items = rows[: args.size]
         more = len(rows) > args.size
         sort_at, id_at = self.columns.index(self.sort.attribute), self.columns.index("id")
@@ -817,7 +819,7 @@ PARENT_NAMES = tuple(f"parents_{number}" for number in range(1, MAX_PARENTS + 1)
 
 @dataclass
 class RowPage:
-    """A page of rows read by position (`gateway.pagination.Page` reads attributes)."""
+    """A page of rows read by position (`gateway.domain.pagination.Page` reads attributes)."""
 
     items: list[Any]
     has_next_page: bool

@@ -9,8 +9,9 @@ from typing import Any
 
 import strawberry
 
-from gateway import ids, workspaces
-from gateway.errors import InvalidInput
+from gateway.domain import ids
+from gateway.domain.errors import InvalidInput
+from gateway.domain.tenancy import workspaces
 from schema.alerts import Alert, AlertFilter
 from schema.context import Info
 from schema.enums import KeyScope

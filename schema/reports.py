@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
-from gateway import models
+from gateway.domain.storage import models
 from schema.context import Info
 from schema.enums import ReportKind, ReportStatus
 from schema.node import Node
@@ -61,7 +61,7 @@ class Report(Node):
 
     @strawberry.field(description="The report as Markdown (a short note until it is READY).")
     def markdown(self) -> str:
-        from gateway.report_render import render_markdown
+        from gateway.domain.reports.render import render_markdown
 
         return render_markdown(self.row)
 
@@ -70,6 +70,6 @@ class Report(Node):
         "incidents per day by severity (no JavaScript, no external assets)."
     )
     def html(self) -> str:
-        from gateway.report_render import render_html
+        from gateway.domain.reports.render import render_html
 
         return render_html(self.row)

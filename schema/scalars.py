@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from gateway.timeutil import isoformat_z, parse_iso
+from gateway.domain.timeutil import isoformat_z, parse_iso
 
 # Mapped onto Python's `datetime` in build.py (StrawberryConfig.scalar_map), so types keep
 # plain `datetime` annotations.

@@ -1,5 +1,6 @@
 """GraphQL for SLAs: `Incident.sla`, `Workspace.slaPolicy`, `Workspace.slaSummary` and the
-`updateSlaPolicy` mutation. The maths lives in `gateway.sla`; this module only translates."""
+`updateSlaPolicy` mutation. The maths lives in `gateway.domain.sla.policy`; this module only
+translates."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway import sla
-from gateway.errors import DomainError
-from gateway.timeutil import utcnow
+from gateway.domain.errors import DomainError
+from gateway.domain.sla import policy as sla
+from gateway.domain.timeutil import utcnow
 from schema.context import Info
 from schema.enums import Severity
 from schema.errors import UserError, user_error

@@ -5,7 +5,8 @@ Each field follows one workspace: the acting one (the key's own, or `X-Workspace
 on (its own or, for an MSSP key, one below it), exactly as for queries. A workspace the key may
 not act on is a FORBIDDEN error whether it exists or not.
 
-Events arrive from `gateway.events` after their transaction committed; the row each points at is
+Events arrive from `gateway.domain.events.hub` after their transaction committed; the row each
+points at is
 loaded from the database (once per process and event), scoped to the subscribed workspace.
 """
 
@@ -18,10 +19,12 @@ from typing import Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import alerts, events, reports, timeline
-from gateway.auth import FORBIDDEN_WORKSPACE
-from gateway.db import Database
-from gateway.workspaces import find_workspace
+from gateway.domain.events import hub as events
+from gateway.domain.incidents import alerts, timeline
+from gateway.domain.reports import service as reports
+from gateway.domain.storage.engine import Database
+from gateway.domain.tenancy.auth import FORBIDDEN_WORKSPACE
+from gateway.domain.tenancy.workspaces import find_workspace
 from schema.alerts import Alert
 from schema.context import Context, Info
 from schema.errors import CodedError

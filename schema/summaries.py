@@ -2,7 +2,8 @@
 
 Only an alert fetched on its own (`alert(id:)`, `node(id:)`) may call the configured model; an
 alert inside any list (`alerts`, `nodes`, an incident's alerts) gets the cached model summary or
-the built-in text, so a list never makes one model call per row. See `gateway.summaries`.
+the built-in text, so a list never makes one model call per row. See
+`gateway.domain.summaries.summarizer`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-from gateway import summaries
+from gateway.domain.summaries import summarizer as summaries
 from schema.context import Info
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway import models
+from gateway.domain.storage import models
 from schema.context import Info
 from schema.enums import Tier
 from schema.node import Node

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Re-create gateway/static/graphiql/ from the npm registry, at pinned versions.
+# Re-create gateway/service/static/graphiql/ from the npm registry, at pinned versions.
 #
-# Why: the gateway serves GraphiQL itself (see gateway/graphiql.py) so the IDE
+# Why: the gateway serves GraphiQL itself (see gateway/service/graphiql.py) so the IDE
 # works with no internet access and no CDN. This script is the record of how
 # the vendored files were produced, and the way to upgrade them:
 #   1. edit the pins (and their integrity hashes) below,
@@ -22,7 +22,7 @@
 # build reads React from window.React and @graphiql/react + graphql from
 # window.GraphiQL.React / window.GraphiQL.GraphQL, i.e. from graphiql's UMD.
 #
-# Usage: scripts/fetch_graphiql.sh [OUTPUT_DIR]   (default: gateway/static/graphiql)
+# Usage: scripts/fetch_graphiql.sh [OUTPUT_DIR]   (default: gateway/service/static/graphiql)
 set -euo pipefail
 
 # ---- pins -------------------------------------------------------------------
@@ -43,7 +43,7 @@ declare -A INTEGRITY=(
 
 # ---- paths ------------------------------------------------------------------
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="${1:-${REPO_ROOT}/gateway/static/graphiql}"
+OUT="${1:-${REPO_ROOT}/gateway/service/static/graphiql}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/fetch-graphiql.XXXXXX")"
 trap 'rm -rf "${WORK}"' EXIT
 
@@ -73,7 +73,7 @@ RE="$(pack "react@${REACT_VERSION}")"
 RD="$(pack "react-dom@${REACT_VERSION}")"
 GE="$(pack "graphiql-explorer@${GRAPHIQL_EXPLORER_VERSION}")"
 
-# ---- copy (flat layout; names below are what gateway/graphiql.py loads) ------
+# ---- copy (flat layout; names below are what gateway/service/graphiql.py loads) ------
 case "$(cd "$(dirname "${OUT}")" && pwd)/$(basename "${OUT}")" in
   /|"${REPO_ROOT}"|"${HOME:-/nonexistent}") echo "refusing to replace ${OUT}" >&2; exit 1 ;;
 esac
@@ -164,7 +164,7 @@ EOF
 
 # ---- VERSIONS.txt -------------------------------------------------------------
 {
-  echo "Vendored GraphiQL assets, served by the gateway at /graphiql-assets/ (gateway/graphiql.py)."
+  echo "Vendored GraphiQL assets, served by the gateway at /graphiql-assets/ (gateway/service/graphiql.py)."
   echo "Produced by scripts/fetch_graphiql.sh from the npm registry; files are byte-for-byte copies."
   echo
   echo "Packages:"

@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-import gateway.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from gateway import migrate
+import gateway.domain.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from gateway.domain.storage import migrate
 from tests.services import CI_POSTGRES_URL, POSTGRES_ENV, require_postgres
 
 SQLITE = "sqlite"

@@ -22,15 +22,16 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from gateway import ids, migrate
-from gateway.app import create_app
-from gateway.auth import create_key
-from gateway.db import Database
-from gateway.models import Alert, Incident, Note, Workspace
-from gateway.settings import Settings
-from gateway.timeline import record
-from gateway.timeutil import utcnow
-from gateway.workspaces import create_workspace
+from gateway.domain import ids
+from gateway.domain.incidents.timeline import record
+from gateway.domain.settings import Settings
+from gateway.domain.storage import migrate
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Alert, Incident, Note, Workspace
+from gateway.domain.tenancy.auth import create_key
+from gateway.domain.tenancy.workspaces import create_workspace
+from gateway.domain.timeutil import utcnow
+from gateway.service.app import create_app
 from tests import backends
 
 

@@ -1,16 +1,15 @@
 """Background work inside the gateway process: a loop that runs one step every interval (the SLA
-sweeper, the report worker), the aiohttp `cleanup_ctx` entry that runs it with the app, and
-stopping tasks."""
+sweeper, the report worker) and stopping tasks. The service starts and stops these loops with
+the app (`gateway.service.lifecycle`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
-
-from aiohttp import web
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 
 async def cancel_and_wait(*tasks: asyncio.Task[Any], ignore_errors: bool = False) -> None:
@@ -59,22 +58,3 @@ class Periodic:
             except Exception:
                 self._log.exception(self._failure)
             self.runs += 1
-
-
-P = TypeVar("P", bound=Periodic)
-
-
-def lifecycle(
-    key: web.AppKey[P], make: Callable[[], P]
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """An aiohttp `cleanup_ctx` entry: build the loop, keep it under `key`, start it with the app
-    and stop it at the end (before the database is closed)."""
-
-    async def run(app: web.Application) -> AsyncIterator[None]:
-        loop = make()
-        app[key] = loop
-        loop.start()
-        yield
-        await loop.stop()
-
-    return run

@@ -12,10 +12,18 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import ids, timeline
-from gateway.models import SEVERITIES, SEVERITY_RANK, Alert, Incident, Note, Workspace
-from gateway.timeutil import utcnow
-from gateway.workspaces import create_workspace, find_workspace
+from gateway.domain import ids
+from gateway.domain.incidents import timeline
+from gateway.domain.storage.models import (
+    SEVERITIES,
+    SEVERITY_RANK,
+    Alert,
+    Incident,
+    Note,
+    Workspace,
+)
+from gateway.domain.tenancy.workspaces import create_workspace, find_workspace
+from gateway.domain.timeutil import utcnow
 
 MSSP_SLUG = "northwind-mssp"
 CUSTOMERS = (("acme-corp", "Acme Corp", "growth", 34), ("globex", "Globex", "starter", 20))

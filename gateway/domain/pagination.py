@@ -19,8 +19,8 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, bindparam, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
-from gateway.errors import InvalidInput
-from gateway.timeutil import parse_iso, to_utc
+from gateway.domain.errors import InvalidInput
+from gateway.domain.timeutil import parse_iso, to_utc
 
 T = TypeVar("T")
 

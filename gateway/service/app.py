@@ -8,23 +8,24 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway import events, report_worker, sla_sweeper, summaries
-from gateway.auth import Principal
-from gateway.db import Database
-from gateway.http.cors import CORS_ORIGINS_KEY, cors
-from gateway.http.graphql import GraphQLHandler
-from gateway.http.health import DB_KEY, LIMITER_KEY, healthz, readyz
-from gateway.http.middleware import DEBUG_HEADERS_KEY, TIMEOUT_KEY, request_context
-from gateway.http.persisted_queries import PersistedQueries
-from gateway.http.principal import AUTH_CACHE_KEY, AuthCache
-from gateway.observability import add_metrics
-from gateway.ratelimit import Limiter, LocalLimiter
-from gateway.settings import Settings
-from gateway.summaries import Summarizer
+from gateway.domain.events import hub as events
+from gateway.domain.ratelimit.local import Limiter, LocalLimiter
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.domain.tenancy.auth import Principal
+from gateway.service import lifecycle
+from gateway.service.chat_client import summarizer_from_settings
+from gateway.service.http.cors import CORS_ORIGINS_KEY, cors
+from gateway.service.http.graphql import GraphQLHandler
+from gateway.service.http.health import DB_KEY, LIMITER_KEY, healthz, readyz
+from gateway.service.http.middleware import DEBUG_HEADERS_KEY, TIMEOUT_KEY, request_context
+from gateway.service.http.persisted_queries import PersistedQueries
+from gateway.service.http.websocket import SubscriptionView
+from gateway.service.observability import add_metrics
+from gateway.web.principal import AUTH_CACHE_KEY, AuthCache
 from rest_compat import setup_rest
 from schema.executor import GraphQLExecutor
 from schema.limits import Limits
-from schema.websocket import SubscriptionView
 
 log = logging.getLogger("seliq")
 
@@ -46,7 +47,7 @@ def graphiql_page(settings: Settings) -> str | None:
     if not settings.graphiql:
         return None
     try:
-        from gateway.graphiql import render_graphiql_page
+        from gateway.service.graphiql import render_graphiql_page
     except ImportError:  # pragma: no cover - the offline assets are part of the package
         return None
     return render_graphiql_page(default_query=DEFAULT_QUERY)
@@ -68,7 +69,7 @@ def query_limits(settings: Settings) -> Limits:
 
 def build_limiter(settings: Settings) -> Limiter:
     if settings.redis_url:
-        from gateway.ratelimit_redis import RedisLimiter
+        from gateway.domain.ratelimit.redis_counts import RedisLimiter
 
         return RedisLimiter(settings.redis_url)
     return LocalLimiter()
@@ -81,10 +82,10 @@ def _shutdown(subscriptions: SubscriptionView) -> Callable[[web.Application], Aw
 
     async def shutdown(app: web.Application) -> None:
         await subscriptions.close_all()
-        worker = app.get(report_worker.WORKER_KEY)
+        worker = app.get(lifecycle.WORKER_KEY)
         if worker is not None:
             await worker.stop()
-        sweeper = app.get(sla_sweeper.SWEEPER_KEY)
+        sweeper = app.get(lifecycle.SWEEPER_KEY)
         if sweeper is not None:
             await sweeper.stop()
 
@@ -100,23 +101,23 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     app[SETTINGS_KEY] = settings
     app[DB_KEY] = database
     app[DEBUG_HEADERS_KEY] = settings.debug_headers
-    summarizer = Summarizer.from_settings(settings)
+    summarizer = summarizer_from_settings(settings)
     limiter = build_limiter(settings)
     app[LIMITER_KEY] = limiter
     app[AUTH_CACHE_KEY] = AuthCache[Principal](settings.auth_cache_seconds)
     executor = GraphQLExecutor(database, limiter, query_limits(settings), summarizer=summarizer)
     app[EXECUTOR_KEY] = executor
-    # Live events after commit (issue 8): in memory, PostgreSQL LISTEN/NOTIFY or Redis pub/sub;
+    # Live events after commit: in memory, PostgreSQL LISTEN/NOTIFY or Redis pub/sub;
     # started before the background work that publishes, stopped after it.
     broker = events.build_broker(
         settings.database_url, settings.redis_url, settings.events_channel
     )
-    app[events.BROKER_KEY] = broker
-    app.cleanup_ctx.append(events.lifecycle(broker, database))
-    # Background work (issue 6), stopped before the database closes: SLA sweeper, report worker.
-    app.cleanup_ctx.append(summaries.lifecycle(summarizer))
-    app.cleanup_ctx.append(sla_sweeper.lifecycle(database, settings.sla_sweep_seconds))
-    app.cleanup_ctx.append(report_worker.lifecycle(
+    app[lifecycle.BROKER_KEY] = broker
+    app.cleanup_ctx.append(lifecycle.event_broker(broker, database))
+    # Background work, stopped before the database closes: SLA sweeper, report worker.
+    app.cleanup_ctx.append(lifecycle.summarizer(summarizer))
+    app.cleanup_ctx.append(lifecycle.sla_sweeper(database, settings.sla_sweep_seconds))
+    app.cleanup_ctx.append(lifecycle.report_worker(
         database, settings.report_poll_seconds, settings.report_lease_seconds
     ))
     subscriptions = SubscriptionView(
@@ -142,7 +143,7 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     add_metrics(app, database, per_workspace=settings.metrics_per_workspace)  # GET /metrics
     if settings.graphiql:
         try:
-            from gateway.graphiql import add_graphiql_assets
+            from gateway.service.graphiql import add_graphiql_assets
 
             add_graphiql_assets(app)
         except ImportError:  # pragma: no cover

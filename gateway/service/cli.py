@@ -14,16 +14,19 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway import dbcopy, demo, migrate, sla_commands
-from gateway.auth import create_key, list_keys, revoke_key
-from gateway.db import Database
-from gateway.errors import DomainError
-from gateway.ingest import commands as ingest_commands
-from gateway.models import ApiKey, Workspace
-from gateway.observability import configure_logging
-from gateway.settings import Settings, SettingsError, load_settings
-from gateway.timeutil import isoformat_z
-from gateway.workspaces import all_workspaces, create_workspace, find_workspace
+from gateway.domain import demo
+from gateway.domain.errors import DomainError
+from gateway.domain.ingest import commands as ingest_commands
+from gateway.domain.settings import Settings, SettingsError, load_settings
+from gateway.domain.sla import commands as sla_commands
+from gateway.domain.storage import copy as dbcopy
+from gateway.domain.storage import migrate
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import ApiKey, Workspace
+from gateway.domain.tenancy.auth import create_key, list_keys, revoke_key
+from gateway.domain.tenancy.workspaces import all_workspaces, create_workspace, find_workspace
+from gateway.domain.timeutil import isoformat_z
+from gateway.service.logs import configure_logging
 
 
 class CommandError(Exception):
@@ -242,7 +245,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[..., Awaitable[dict[str, Any]]]]
 
 
 def _serve(settings: Settings, *, demo_data: bool) -> int:
-    from gateway.server import serve
+    from gateway.service.server import serve
 
     try:
         return serve(settings, demo_data=demo_data)

@@ -3,7 +3,7 @@
 Why: operators run the gateway on networks without internet access, and a
 security product should not make its users' browsers load code from third-party
 CDNs. So the GraphiQL IDE (a pinned release from the npm registry, vendored in
-``gateway/static/graphiql/`` by ``scripts/fetch_graphiql.sh``) is served from the
+``gateway/service/static/graphiql/`` by ``scripts/fetch_graphiql.sh``) is served from the
 gateway's own origin, and the page it renders loads nothing else.
 
 This module depends only on the standard library and aiohttp on purpose: the

@@ -37,7 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.settings import Settings
+from gateway.domain.settings import Settings
 
 log = logging.getLogger("seliq.server")
 
@@ -89,7 +89,7 @@ def _on_signal(stopping: asyncio.Event, signum: int) -> None:
 
 def run(settings: Settings, *, reuse_port: bool = False) -> int:
     """One gateway process (also each worker of `supervise`)."""
-    from gateway.app import create_app
+    from gateway.service.app import create_app
 
     async def main() -> None:
         await serve_app(create_app(settings), settings, reuse_port=reuse_port)
@@ -121,7 +121,7 @@ def _worker_main(settings: Settings, index: int) -> None:
     with contextlib.suppress(OSError):
         os.setpgrp()  # a terminal's Ctrl-C goes to the supervisor, which passes it on once
     _die_with_parent()
-    from gateway.observability import configure_logging
+    from gateway.service.logs import configure_logging
 
     configure_logging(settings.log_level, json=True)
     log.info("worker %d started (pid %d)", index, os.getpid())

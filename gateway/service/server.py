@@ -1,5 +1,6 @@
 """`serve`: prepare the database, optionally seed the demo, and run the aiohttp server: one
-process, or `--workers N` processes on one port (`gateway.workers`: SO_REUSEPORT, clean shutdown
+process, or `--workers N` processes on one port (`gateway.service.processes`: SO_REUSEPORT, clean
+shutdown
 on SIGTERM)."""
 
 from __future__ import annotations
@@ -8,13 +9,13 @@ import asyncio
 import json
 import sys
 
-from gateway import workers
-from gateway.db import Database
-from gateway.settings import Settings
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.service import processes as workers
 
 
 def serve(settings: Settings, *, demo_data: bool = False) -> int:
-    from gateway.cli import ensure_schema, seed_demo
+    from gateway.service.cli import ensure_schema, seed_demo
 
     refused = workers.check_workers(settings)
     if refused is not None:

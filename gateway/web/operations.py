@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway.auth import Principal
+from gateway.domain.tenancy.auth import Principal
 
 
 class OperationRefused(Exception):

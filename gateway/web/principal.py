@@ -12,8 +12,8 @@ from typing import Generic, TypeVar
 
 from aiohttp import web
 
-from gateway.auth import Principal, authenticate, revocation_epoch
-from gateway.db import Database
+from gateway.domain.storage.engine import Database
+from gateway.domain.tenancy.auth import Principal, authenticate, revocation_epoch
 
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 V = TypeVar("V")

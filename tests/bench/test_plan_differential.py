@@ -25,9 +25,9 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bench import seed
-from gateway.auth import Principal, authenticate
-from gateway.db import Database
-from gateway.operations import OperationRefused
+from gateway.domain.storage.engine import Database
+from gateway.domain.tenancy.auth import Principal, authenticate
+from gateway.web.operations import OperationRefused
 from schema.executor import GraphQLExecutor
 from tests.bench.generate import documents
 

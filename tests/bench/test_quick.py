@@ -22,9 +22,9 @@ from aiohttp.test_utils import TestServer
 from bench import seed
 from bench.queries import DASHBOARD, DASHBOARD_NAME
 from bench.report import ORDER
-from gateway.app import EXECUTOR_KEY, create_app
-from gateway.db import Database
-from gateway.settings import Settings
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.service.app import EXECUTOR_KEY, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPE = seed.Shape("t4", 120)

@@ -31,11 +31,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gateway.app import DEFAULT_QUERY
-from gateway.db import Database
-from gateway.graphiql import ASSET_PREFIX, render_graphiql_page
-from gateway.observability import iter_log_lines
-from gateway.settings import Settings, load_settings
+from gateway.domain.settings import Settings, load_settings
+from gateway.domain.storage.engine import Database
+from gateway.service.app import DEFAULT_QUERY
+from gateway.service.graphiql import ASSET_PREFIX, render_graphiql_page
+from gateway.service.logs import iter_log_lines
 from tests.conftest import running_server
 from tests.e2e.procs import free_port
 
@@ -122,7 +122,7 @@ def demo_server(tmp_path: Path) -> Iterator[DemoServer]:
     )
     script = shutil.which("seliq-gateway", path=str(Path(sys.executable).parent))
     command = [script] if script else [
-        sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())"
+        sys.executable, "-c", "import sys; from gateway.service.cli import main; sys.exit(main())"
     ]
     process = subprocess.Popen(
         [*command, "serve", "--demo", "--port", str(port)],

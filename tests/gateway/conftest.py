@@ -1,4 +1,5 @@
-"""A bare SQLite database through `gateway.db.Database`, for tests of the storage plumbing."""
+"""A bare SQLite database through `gateway.domain.storage.engine.Database`, for tests of the
+storage plumbing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.db import Database
+from gateway.domain.storage.engine import Database
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
-from gateway import ids
-from gateway.cli import main
-from gateway.db import Database
-from gateway.dbcopy import _parents_first, tables
-from gateway.models import IdempotencyRecord, Report, WebhookDelivery, Workspace
-from gateway.timeutil import utcnow
+from gateway.domain import ids
+from gateway.domain.storage.copy import _parents_first, tables
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import IdempotencyRecord, Report, WebhookDelivery, Workspace
+from gateway.domain.timeutil import utcnow
+from gateway.service.cli import main
 from tests import backends
 
 # The demo fills these; the test adds the rest, so every table of the schema has rows.

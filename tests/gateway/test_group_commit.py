@@ -1,4 +1,5 @@
-"""Group commit (`gateway.group_commit`) on a real SQLite file: writes that queue while a commit
+"""Group commit (`gateway.domain.storage.group_commit`) on a real SQLite file: writes that queue
+while a commit
 is in flight share the next transaction, nobody is answered before the commit, and one unit's
 failure, a cancelled caller or a shutdown never costs another caller its write."""
 
@@ -13,8 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db import Database
-from gateway.errors import Unavailable
+from gateway.domain.errors import Unavailable
+from gateway.domain.storage.engine import Database
 
 Work = Callable[[AsyncSession], Awaitable[str]]
 

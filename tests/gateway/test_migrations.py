@@ -17,8 +17,8 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import gateway.models  # noqa: F401
-from gateway import migrate
+import gateway.domain.storage.models  # noqa: F401
+from gateway.domain.storage import migrate
 from tests import backends
 from tests.services import require_postgres
 

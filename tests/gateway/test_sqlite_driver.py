@@ -1,4 +1,5 @@
-"""The one-trip aiosqlite adapter (`gateway.sqlite_driver`): the same answers and errors as
+"""The one-trip aiosqlite adapter (`gateway.domain.storage.sqlite_driver`): the same answers and
+errors as
 SQLAlchemy's own adapter, with one trip to the driver thread per statement and none for the
 ROLLBACK that ends every read session."""
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from gateway.db import Database
+from gateway.domain.storage.engine import Database
 
 
 @pytest.fixture

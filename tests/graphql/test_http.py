@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from gateway import incidents as incident_service
-from gateway.auth import revoke_key
-from gateway.db import Database
+from gateway.domain.incidents import incidents as incident_service
+from gateway.domain.storage.engine import Database
+from gateway.domain.tenancy.auth import revoke_key
 from tests.conftest import Server, Tenants
 
 QUERY = "{ viewer { id } }"

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.models import Note, TimelineEvent
+from gateway.domain.storage.models import Note, TimelineEvent
 from tests.conftest import Server, Tenants
 
 UPDATE = """mutation($input: UpdateIncidentInput!) {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gateway.timeutil import utcnow
+from gateway.domain.timeutil import utcnow
 from tests.conftest import Server, Tenants, make_incident
 
 PAGE = """query($first: Int, $after: String, $last: Int, $before: String) {

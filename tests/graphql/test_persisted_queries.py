@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from gateway.http.persisted_queries import PersistedQueries, PersistedQueryNotFound
-from gateway.operations import OperationRefused
+from gateway.service.http.persisted_queries import PersistedQueries, PersistedQueryNotFound
+from gateway.web.operations import OperationRefused
 from tests.conftest import Server, Tenants
 
 DASHBOARD = """query Dashboard($first: Int!) {

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gateway import ids
-from gateway.models import Alert, Incident
-from gateway.timeline import record
-from gateway.timeutil import utcnow
+from gateway.domain import ids
+from gateway.domain.incidents.timeline import record
+from gateway.domain.storage.models import Alert, Incident
+from gateway.domain.timeutil import utcnow
 from tests.conftest import Server, Tenants
 
 DASHBOARD = """query($first: Int!) {

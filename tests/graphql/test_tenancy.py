@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import reports
-from gateway.db import Database
+from gateway.domain.reports import service as reports
+from gateway.domain.storage.engine import Database
 from tests.conftest import Server, Tenants, make_note
 
 BY_ID_FIELDS = ("incident", "alert", "report", "node")

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from gateway.db import Database
-from gateway.models import (
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import (
     Alert,
     IdempotencyRecord,
     Incident,
@@ -20,7 +20,7 @@ from gateway.models import (
     WebhookDelivery,
     Workspace,
 )
-from gateway.webhooks import create_token
+from gateway.domain.tenancy.webhook_tokens import create_token
 from tests.conftest import Server, Tenants
 
 COUNTED = {

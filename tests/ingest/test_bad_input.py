@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from gateway.db import Database
-from gateway.ingest.webhook_auth import sign
-from gateway.models import WebhookDelivery
+from gateway.domain.ingest.webhook_auth import sign
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import WebhookDelivery
 from tests.conftest import Server
 from tests.ingest.conftest import (
     Hook,

@@ -13,10 +13,10 @@ from contextlib import asynccontextmanager
 import asyncpg
 import pytest
 
-from gateway import db as db_module
-from gateway.db import Database
-from gateway.models import Alert, Incident
-from gateway.settings import Settings
+from gateway.domain.settings import Settings
+from gateway.domain.storage import engine as db_module
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Alert, Incident
 from tests.backends import asyncpg_dsn
 from tests.conftest import Server, Tenants, running_server
 from tests.ingest.conftest import Hook, alerts_of, get_row, post, row_counts

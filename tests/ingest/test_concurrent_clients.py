@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from gateway.auth import create_key
-from gateway.db import Database
-from gateway.models import (
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import (
     Alert,
     IdempotencyRecord,
     Incident,
@@ -29,9 +29,9 @@ from gateway.models import (
     WebhookToken,
     Workspace,
 )
-from gateway.settings import Settings
-from gateway.webhooks import create_token
-from gateway.workspaces import create_workspace
+from gateway.domain.tenancy.auth import create_key
+from gateway.domain.tenancy.webhook_tokens import create_token
+from gateway.domain.tenancy.workspaces import create_workspace
 from tests.conftest import Server, running_server
 from tests.ingest.conftest import Hook, Reply, post
 

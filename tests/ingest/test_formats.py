@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import InvalidInput
-from gateway.ingest import correlation, formats
-from gateway.ingest.severity import map_severity
-from gateway.ingest.webhook_auth import SignatureError, sign, verify_signature
+from gateway.domain.errors import InvalidInput
+from gateway.domain.ingest import correlation, formats
+from gateway.domain.ingest.severity import map_severity
+from gateway.domain.ingest.webhook_auth import SignatureError, sign, verify_signature
 from tests.ingest.payloads import (
     alertmanager_group,
     grafana_group,

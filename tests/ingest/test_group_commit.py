@@ -13,9 +13,9 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway.db import Database
-from gateway.ingest import formats, pipeline
-from gateway.models import Alert, Incident, TimelineEvent
+from gateway.domain.ingest import formats, pipeline
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Alert, Incident, TimelineEvent
 from tests.conftest import Server, Tenants
 from tests.ingest.conftest import Hook, alerts_of, post
 

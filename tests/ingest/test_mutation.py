@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from gateway.db import Database
-from gateway.models import Alert, IdempotencyRecord
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Alert, IdempotencyRecord
 from tests.conftest import Server, Tenants
 from tests.ingest.conftest import alerts_of, get_row, row_counts
 from tests.ingest.payloads import alertmanager_group

@@ -3,9 +3,9 @@ correlation never reach across workspaces."""
 
 from __future__ import annotations
 
-from gateway.db import Database
-from gateway.models import Alert, Incident, Workspace
-from gateway.webhooks import create_token
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Alert, Incident, Workspace
+from gateway.domain.tenancy.webhook_tokens import create_token
 from tests.conftest import Server, Tenants
 from tests.ingest.conftest import Hook, alerts_of, get_row, post, row_counts
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from gateway.db import Database
-from gateway.ingest.webhook_auth import set_signing, sign
-from gateway.models import Alert, Incident, Workspace
+from gateway.domain.ingest.webhook_auth import set_signing, sign
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Alert, Incident, Workspace
 from tests.conftest import Server, Tenants
 from tests.ingest.conftest import (
     Hook,

@@ -135,8 +135,8 @@ async def test_no_suggestions_for_unauthenticated(server: Server) -> None:
 
 async def test_limits_are_settable(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """SELIQ_QUERY_MAX_* settings reach the checks: a depth of 3 refuses what 10 allows."""
-    from gateway.app import query_limits
-    from gateway.settings import load_settings
+    from gateway.domain.settings import load_settings
+    from gateway.service.app import query_limits
 
     monkeypatch.setenv("SELIQ_QUERY_MAX_DEPTH", "3")
     monkeypatch.setenv("SELIQ_QUERY_MAX_ALIASES", "2")

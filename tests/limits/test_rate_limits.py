@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 
-from gateway.auth import create_key
-from gateway.db import Database
-from gateway.settings import Settings
-from gateway.webhooks import create_token
-from gateway.workspaces import create_workspace
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.domain.tenancy.auth import create_key
+from gateway.domain.tenancy.webhook_tokens import create_token
+from gateway.domain.tenancy.workspaces import create_workspace
 from tests.conftest import Server, Tenants, running_server
 from tests.ingest.conftest import no_rows_but_the_delivery, post, row_counts
 

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway import incidents as incident_service
-from gateway.db import Database
-from gateway.settings import Settings
+from gateway.domain.incidents import incidents as incident_service
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
 from tests.conftest import Server, Tenants, running_server
 
 DASHBOARD = "https://soc.example.com"

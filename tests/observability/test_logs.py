@@ -12,10 +12,10 @@ import orjson
 import pytest
 from aiohttp import web
 
-from gateway.app import create_app
-from gateway.db import Database
-from gateway.observability import JsonFormatter, configure_logging, iter_log_lines, redact
-from gateway.settings import Settings, load_settings
+from gateway.domain.settings import Settings, load_settings
+from gateway.domain.storage.engine import Database
+from gateway.service.app import create_app
+from gateway.service.logs import JsonFormatter, configure_logging, iter_log_lines, redact
 from tests.conftest import Server, Tenants
 from tests.observability.helpers import running
 

@@ -8,19 +8,21 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from gateway import ids, observability
-from gateway.app import create_app
-from gateway.db import Database
-from gateway.models import Report
-from gateway.observability import (
-    METRICS_KEY,
+from gateway.domain import ids
+from gateway.domain import metrics as domain_metrics
+from gateway.domain.metrics import (
     metrics_scope,
     record_ingested,
     record_rate_limited,
     record_webhook_refused,
 )
-from gateway.settings import Settings
-from gateway.timeutil import utcnow
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Report
+from gateway.domain.timeutil import utcnow
+from gateway.service.app import create_app
+from gateway.service.observability import METRICS_KEY
+from gateway.web import labels
 from tests.conftest import Server, Tenants, running_server
 from tests.observability.helpers import running, scrape, value
 
@@ -200,7 +202,7 @@ async def test_report_queue_depth_and_pool_gauges(
 async def test_operation_names_are_capped(
     server: Server, tenants: Tenants, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(observability, "MAX_OPERATION_LABELS", 2)
+    monkeypatch.setattr(domain_metrics, "MAX_OPERATION_LABELS", 2)
     for name in ("One", "Two", "Three", "Four", "One"):
         await server.graphql(f"query {name} {{ incidents(first: 1) {{ totalCount }} }}",
                              key=tenants.acme.key)
@@ -226,10 +228,10 @@ async def test_operation_names_are_capped(
     ],
 )
 def test_graphql_operation_label(document: str, expected: str) -> None:
-    assert observability.graphql_operation_label(document, None) == expected
+    assert labels.graphql_operation_label(document, None) == expected
 
 
 def test_client_operation_name_wins_when_it_is_a_name() -> None:
-    label = observability.graphql_operation_label
+    label = labels.graphql_operation_label
     assert label("query A { a } query B { b }", "B") == "B"
     assert label("query A { a }", 'x"} 1\n') == "<invalid>"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gateway.settings import Settings
+from gateway.domain.settings import Settings
 from tests.conftest import Server
 from tests.sla.helpers import eventually
 

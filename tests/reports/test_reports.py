@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from gateway import ids, report_content
-from gateway.db import Database
-from gateway.errors import InvalidInput
-from gateway.models import Report, Workspace
-from gateway.report_worker import claim_next
-from gateway.settings import Settings
-from gateway.timeutil import isoformat_z, utcnow
+from gateway.domain import ids
+from gateway.domain.errors import InvalidInput
+from gateway.domain.reports import content as report_content
+from gateway.domain.reports.worker import claim_next
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Report, Workspace
+from gateway.domain.timeutil import isoformat_z, utcnow
 from tests.conftest import Server, running_server
 from tests.reports.conftest import fetch, finished, generate
 from tests.sla.helpers import incident_at, workspace_with_key

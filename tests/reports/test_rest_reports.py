@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from gateway.db import Database
-from gateway.timeutil import isoformat_z
+from gateway.domain.storage.engine import Database
+from gateway.domain.timeutil import isoformat_z
 from tests.conftest import Server
 from tests.reports.test_reports import SVG, D, seed_week
 from tests.sla.helpers import eventually, workspace_with_key

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.settings import Settings
+from gateway.domain.settings import Settings
 from tests.conftest import Server
 
 _ABSENT = object()

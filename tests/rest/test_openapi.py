@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from gateway.db import Database
-from gateway.models import Workspace
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Workspace
 from rest_compat.routes import ROUTES
 from tests.conftest import Server, Tenants
 from tests.rest.conftest import Rest

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from gateway.db import Database
-from gateway.timeutil import utcnow
+from gateway.domain.storage.engine import Database
+from gateway.domain.timeutil import utcnow
 from tests.conftest import Server, Tenants, make_incident
 from tests.rest.conftest import Rest
 

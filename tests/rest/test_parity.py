@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway import models
+from gateway.domain.storage import models
 from rest_compat.documents import load_document
 from tests.conftest import Server, Tenants, make_note
 from tests.rest.conftest import Rest

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from gateway import models
-from gateway.db import Database
-from gateway.timeutil import utcnow
+from gateway.domain.storage import models
+from gateway.domain.storage.engine import Database
+from gateway.domain.timeutil import utcnow
 from rest_compat.routes import ROUTES
 from tests.conftest import Tenants, make_incident
 from tests.rest.conftest import Rest
@@ -493,7 +493,7 @@ async def test_reports(rest: Rest, db: Database, tenants: Tenants) -> None:
     assert missing_md.status == 404
 
     # Once the worker has built it: JSON with content, or a rendering.
-    from gateway.report_worker import run_pending
+    from gateway.domain.reports.worker import run_pending
 
     assert await run_pending(db) == 3
     ready = await rest.get(f"/v1/reports/{report['id']}", key=key)
@@ -569,7 +569,7 @@ async def test_unknown_route_is_a_json_404(rest: Rest, tenants: Tenants) -> None
 async def test_internal_error_hides_internals(
     rest: Rest, tenants: Tenants, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gateway import incidents
+    from gateway.domain.incidents import incidents
 
     async def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret connection string postgres://admin:hunter2@db")

@@ -12,10 +12,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from graphql import build_schema as build_sdl
 
-from gateway import models
-from gateway.app import create_app
-from gateway.db import Database
-from gateway.settings import Settings
+from gateway.domain.settings import Settings
+from gateway.domain.storage import models
+from gateway.domain.storage.engine import Database
+from gateway.service.app import create_app
 from rest_compat import RestSetupError, documents, route, setup_rest
 from rest_compat.documents import check_enums, check_shape, load_document
 from rest_compat.errors import RestError

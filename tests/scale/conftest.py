@@ -20,10 +20,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from gateway.app import create_app
-from gateway.db import Database
-from gateway.events import BROKER_KEY, EventHub
-from gateway.settings import Settings
+from gateway.domain.events.hub import EventHub
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.service.app import create_app
+from gateway.service.lifecycle import BROKER_KEY
 from tests.backends import create_empty_postgres_database, drop_postgres_database, run_aside
 from tests.conftest import Server
 from tests.e2e.procs import EXECUTABLE, cli_env, free_port, run_cli

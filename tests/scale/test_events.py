@@ -11,9 +11,8 @@ from collections.abc import AsyncIterator, Sequence
 import asyncpg
 import pytest
 
-from gateway import events
-from gateway.db import Database
-from gateway.events import (
+from gateway.domain.events import hub as events
+from gateway.domain.events.hub import (
     ALERT_INGESTED,
     INCIDENT_EVENT,
     REPORT_COMPLETED,
@@ -23,8 +22,9 @@ from gateway.events import (
     PostgresBroker,
     RedisBroker,
 )
-from gateway.models import Incident
-from gateway.timeline import record
+from gateway.domain.incidents.timeline import record
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Incident
 from tests.conftest import Tenants
 from tests.services import require_postgres, require_redis
 

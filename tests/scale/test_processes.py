@@ -28,9 +28,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from gateway.db import Database
-from gateway.models import Alert, Report, TimelineEvent, Workspace
-from gateway.timeutil import utcnow
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Alert, Report, TimelineEvent, Workspace
+from gateway.domain.timeutil import utcnow
 from tests.e2e.procs import EXECUTABLE, cli_env, free_port, run_cli
 from tests.scale.conftest import Gateway, ScaleDatabase, start_gateway
 from tests.scale.wsclient import ConnectionClosed, WSClient, connect

@@ -12,19 +12,20 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
-from gateway import ids, report_content
-from gateway.db import Database
-from gateway.events import REPORT_COMPLETED, Event
-from gateway.models import Report, Workspace
-from gateway.report_worker import (
+from gateway.domain import ids
+from gateway.domain.events.hub import REPORT_COMPLETED, Event
+from gateway.domain.reports import content as report_content
+from gateway.domain.reports.worker import (
     MAX_ATTEMPTS,
     claim_next,
     release,
     run_job,
     run_pending,
 )
-from gateway.settings import Settings
-from gateway.timeutil import utcnow
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Report, Workspace
+from gateway.domain.timeutil import utcnow
 from tests.conftest import running_server
 from tests.sla.helpers import eventually, workspace_with_key
 

@@ -1,4 +1,5 @@
-"""Clean shutdown of one process (`gateway.workers.serve_app`, what `serve` runs), step by step
+"""Clean shutdown of one process (`gateway.service.processes.serve_app`, what `serve` runs), step
+by step
 and deterministically: a request in flight when the stop comes is finished and answered (and
 its alert stored), new connections are refused, a request that outlives the grace period is
 cancelled and leaves nothing behind, and subscriptions are closed with 1001. The real signal
@@ -14,12 +15,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from gateway.app import create_app
-from gateway.db import Database
-from gateway.ingest import pipeline
-from gateway.models import Alert
-from gateway.settings import Settings
-from gateway.workers import serve_app
+from gateway.domain.ingest import pipeline
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Alert
+from gateway.service.app import create_app
+from gateway.service.processes import serve_app
 from tests.conftest import Tenants
 from tests.e2e.procs import free_port
 from tests.scale.wsclient import ConnectionClosed, connect

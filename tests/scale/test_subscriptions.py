@@ -14,14 +14,14 @@ import aiohttp
 import pytest
 from sqlmodel import col, select
 
-from gateway import ids
-from gateway.auth import hash_secret, revoke_key
-from gateway.db import Database
-from gateway.models import ApiKey, Incident, Report, TimelineEvent
-from gateway.settings import Settings
-from gateway.timeline import record
-from gateway.timeutil import utcnow
-from schema import websocket
+from gateway.domain import ids
+from gateway.domain.incidents.timeline import record
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import ApiKey, Incident, Report, TimelineEvent
+from gateway.domain.tenancy.auth import hash_secret, revoke_key
+from gateway.domain.timeutil import utcnow
+from gateway.service.http import websocket
 from tests.conftest import Tenants
 from tests.ingest.conftest import make_hook, post
 from tests.scale.conftest import LiveServer, start_live, stop_live
@@ -500,7 +500,7 @@ async def test_a_slow_subscriber_is_ended_with_an_error(
 
 
 def _fake_delivery(incident: Any, number: int) -> Any:
-    from gateway.events import INCIDENT_EVENT, Delivery, Event
+    from gateway.domain.events.hub import INCIDENT_EVENT, Delivery, Event
 
     return Delivery(Event(INCIDENT_EVENT, incident.workspace_id, f"evt_missing{number}",
                           incident.id, "note.added"))
@@ -528,7 +528,7 @@ async def test_report_rows_stay_scoped_even_for_a_forged_event(
     live: LiveServer, db: Database, tenants: Tenants
 ) -> None:
     """An event naming another workspace's row (a stray broker message) delivers nothing."""
-    from gateway.events import REPORT_COMPLETED, Event
+    from gateway.domain.events.hub import REPORT_COMPLETED, Event
 
     async with db.write() as session:
         report = Report(id=ids.new_id(ids.REPORT), workspace_id=tenants.globex.id, kind="sla",

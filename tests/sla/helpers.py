@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
 
-from gateway.auth import create_key
-from gateway.db import Database
-from gateway.models import Incident, Workspace
-from gateway.workspaces import create_workspace
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Incident, Workspace
+from gateway.domain.tenancy.auth import create_key
+from gateway.domain.tenancy.workspaces import create_workspace
 from tests.conftest import make_incident
 
 T = TypeVar("T")

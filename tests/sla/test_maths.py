@@ -28,10 +28,10 @@ from typing import Any
 
 import pytest
 
-from gateway import sla
-from gateway.db import Database
-from gateway.models import Workspace
-from gateway.timeutil import isoformat_z, parse_iso, utcnow
+from gateway.domain.sla import policy as sla
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Workspace
+from gateway.domain.timeutil import isoformat_z, parse_iso, utcnow
 from tests.conftest import Server
 from tests.sla.helpers import incident_at, workspace_with_key
 

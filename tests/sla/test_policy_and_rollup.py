@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from gateway.cli import main
-from gateway.db import Database
-from gateway.models import Workspace
-from gateway.timeutil import isoformat_z, utcnow
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Workspace
+from gateway.domain.timeutil import isoformat_z, utcnow
+from gateway.service.cli import main
 from tests.conftest import Server
 from tests.sla.helpers import incident_at, workspace_with_key
 
@@ -194,7 +194,7 @@ def test_cli_sla_set_and_show(db_url: str, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_parse_and_format_durations() -> None:
-    from gateway.sla import format_duration, parse_duration
+    from gateway.domain.sla.policy import format_duration, parse_duration
 
     assert [parse_duration(t) for t in ("90", "15m", "4h", "1h30m", "2d", "1w", "none")] == [
         90, 900, 14400, 5400, 172800, 604800, None,

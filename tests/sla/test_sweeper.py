@@ -11,12 +11,13 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from sqlmodel import col
 
-from gateway.app import create_app
-from gateway.db import Database
-from gateway.models import Incident, TimelineEvent
-from gateway.settings import Settings
-from gateway.sla_sweeper import SWEEPER_KEY, sweep_once
-from gateway.timeutil import isoformat_z, utcnow
+from gateway.domain.settings import Settings
+from gateway.domain.sla.sweeper import sweep_once
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Incident, TimelineEvent
+from gateway.domain.timeutil import isoformat_z, utcnow
+from gateway.service.app import create_app
+from gateway.service.lifecycle import SWEEPER_KEY
 from tests.conftest import Server
 from tests.sla.helpers import eventually, incident_at, workspace_with_key
 

@@ -13,10 +13,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from gateway.db import Database
-from gateway.models import Alert, Incident
-from gateway.settings import Settings
-from gateway.timeutil import utcnow
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Alert, Incident
+from gateway.domain.timeutil import utcnow
 from tests.conftest import Server, make_incident, running_server
 from tests.sla.helpers import workspace_with_key
 

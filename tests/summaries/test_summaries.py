@@ -9,8 +9,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway import summaries
-from gateway.summaries import AlertFacts, Summarizer, builtin_text, chat_url, facts_of
+from gateway.domain.summaries import summarizer as summaries
+from gateway.domain.summaries.summarizer import (
+    AlertFacts,
+    Summarizer,
+    builtin_text,
+    facts_of,
+)
+from gateway.service.chat_client import chat_url, summarizer_for
 from tests.conftest import Server
 from tests.summaries.conftest import MODEL_TEXT, AlertCase, FakeProvider
 
@@ -142,7 +148,7 @@ async def test_falls_back_to_builtin_text(
     provider: FakeProvider, mode: str, reason: str
 ) -> None:
     provider.mode = mode
-    summarizer = Summarizer(url=provider.base_url, model="m", timeout=0.3)
+    summarizer = summarizer_for(url=provider.base_url, model="m", timeout=0.3)
     try:
         result = await summarizer.summarize(FACTS)
         assert result.generated_by == f"builtin (fallback: {reason})"
@@ -171,7 +177,7 @@ async def test_fallback_through_graphql_when_the_provider_times_out(
 
 
 async def test_unreachable_provider_falls_back() -> None:
-    summarizer = Summarizer(url="http://127.0.0.1:9/v1", model="m", timeout=2)
+    summarizer = summarizer_for(url="http://127.0.0.1:9/v1", model="m", timeout=2)
     try:
         result = await summarizer.summarize(FACTS)
     finally:
@@ -184,7 +190,7 @@ async def test_concurrent_requests_share_one_call_and_the_cache_is_bounded(
 ) -> None:
     provider.mode = "slow"
     provider.delay = 0.1
-    summarizer = Summarizer(url=provider.base_url, model="m", timeout=2, cache_size=2)
+    summarizer = summarizer_for(url=provider.base_url, model="m", timeout=2, cache_size=2)
     try:
         results = await asyncio.gather(*(summarizer.summarize(FACTS) for _ in range(5)))
         assert len(provider.requests) == 1
@@ -199,6 +205,7 @@ async def test_concurrent_requests_share_one_call_and_the_cache_is_bounded(
 def test_without_a_provider_only_the_builtin_runs() -> None:
     summarizer = Summarizer()
     assert not summarizer.provider_enabled
-    assert not Summarizer(url="http://x/v1").provider_enabled  # a model is needed too
+    # A model is needed too.
+    assert not summarizer_for(url="http://x/v1", model=None).provider_enabled
     result = asyncio.run(summarizer.summarize(FACTS))
     assert result.generated_by == summaries.BUILTIN

@@ -29,17 +29,16 @@ import contextlib
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
-from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.background import cancel_and_wait
-from gateway.db import EVENTS_SESSION_KEY, Database
+from gateway.domain.background import cancel_and_wait
+from gateway.domain.storage.engine import EVENTS_SESSION_KEY
 
 log = logging.getLogger("seliq.events")
 
@@ -479,24 +478,3 @@ def build_broker(
     if database_url.startswith("postgresql"):
         return PostgresBroker(database_url, channel)
     return MemoryBroker()
-
-
-BROKER_KEY = web.AppKey("event_broker", Broker)  # type: ignore[type-abstract]
-
-
-def lifecycle(
-    broker: Broker, db: Database
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """An aiohttp `cleanup_ctx` entry: start the broker with the app and have `db` publish the
-    events of its committed writes to it; at the end, send what is still queued and end every
-    local subscription."""
-
-    async def run(app: web.Application) -> AsyncIterator[None]:
-        await broker.start()
-        db.publish = broker.publish
-        yield
-        if db.publish == broker.publish:
-            db.publish = None
-        await broker.stop()
-
-    return run

@@ -9,10 +9,10 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway.errors import NotFound
-from gateway.models import Alert
-from gateway.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
-from gateway.rows import like_pattern, limited_per_parent
+from gateway.domain.errors import NotFound
+from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+from gateway.domain.storage.models import Alert
+from gateway.domain.storage.rows import like_pattern, limited_per_parent
 
 ALERT_SORT = SortKey(Alert.received_at, Alert.id, descending=True, attribute="received_at")
 

@@ -16,12 +16,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import col
 
-from gateway import ids, timeline
-from gateway.errors import Conflict, InvalidInput, NotFound
-from gateway.models import INCIDENT_STATUSES, SEVERITIES, Incident, Note, Workspace
-from gateway.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
-from gateway.rows import like_pattern, limited_per_parent
-from gateway.timeutil import utcnow
+from gateway.domain import ids
+from gateway.domain.errors import Conflict, InvalidInput, NotFound
+from gateway.domain.incidents import timeline
+from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+from gateway.domain.storage.models import INCIDENT_STATUSES, SEVERITIES, Incident, Note, Workspace
+from gateway.domain.storage.rows import like_pattern, limited_per_parent
+from gateway.domain.timeutil import utcnow
 
 ORDER_COLUMNS: dict[str, SortKey] = {}
 for _field, _attr, _is_dt in (

@@ -12,11 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import events, ids
-from gateway.models import EVENT_TYPES, Incident, TimelineEvent
-from gateway.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
-from gateway.rows import limited_per_parent
-from gateway.timeutil import utcnow
+from gateway.domain import ids
+from gateway.domain.events import hub as events
+from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+from gateway.domain.storage.models import EVENT_TYPES, Incident, TimelineEvent
+from gateway.domain.storage.rows import limited_per_parent
+from gateway.domain.timeutil import utcnow
 
 TIMELINE_SORT = SortKey(TimelineEvent.at, TimelineEvent.id, descending=False, attribute="at")
 

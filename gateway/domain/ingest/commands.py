@@ -1,4 +1,4 @@
-"""CLI commands of ingestion (wired into `gateway.cli`):
+"""CLI commands of ingestion (wired into `gateway.service.cli`):
 
     seliq-gateway webhook create --workspace acme-corp [--signing | --no-signing]
     seliq-gateway webhook rotate --workspace acme-corp [--signing | --no-signing]
@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gateway.db import Database
-from gateway.ingest import correlation, webhook_auth
-from gateway.models import WebhookToken, Workspace
-from gateway.settings import Settings
-from gateway.webhooks import create_token, webhook_url
-from gateway.workspaces import require_workspace
+from gateway.domain.ingest import correlation, webhook_auth
+from gateway.domain.settings import Settings
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import WebhookToken, Workspace
+from gateway.domain.tenancy.webhook_tokens import create_token, webhook_url
+from gateway.domain.tenancy.workspaces import require_workspace
 
 
 def add_parsers(webhook: Any, webhook_create: argparse.ArgumentParser, workspace: Any) -> None:

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway.errors import InvalidInput
-from gateway.ingest import lookups
-from gateway.ingest.formats import AlertIn
-from gateway.models import Incident, Workspace
+from gateway.domain.errors import InvalidInput
+from gateway.domain.ingest import lookups
+from gateway.domain.ingest.formats import AlertIn
+from gateway.domain.storage.models import Incident, Workspace
 
 DEFAULT_LABELS = ("host", "instance", "service")
 MAX_WINDOW_SECONDS = 7 * 24 * 3600

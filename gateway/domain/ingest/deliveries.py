@@ -18,13 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import ids
-from gateway.db import Database
-from gateway.models import WebhookDelivery
-from gateway.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+from gateway.domain import ids
+from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import WebhookDelivery
 
 if TYPE_CHECKING:
-    from gateway.ingest.pipeline import IngestResult
+    from gateway.domain.ingest.pipeline import IngestResult
 
 log = logging.getLogger("seliq.webhook")
 

@@ -3,7 +3,7 @@ the doors map onto HTTP statuses (see `STATUS_FOR_CODE`)."""
 
 from __future__ import annotations
 
-from gateway.errors import DomainError
+from gateway.domain.errors import DomainError
 
 
 class IdempotencyKeyReused(DomainError):

@@ -26,9 +26,9 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import InvalidInput
-from gateway.ingest.severity import DEFAULT_SEVERITY, HELP, map_severity
-from gateway.timeutil import parse_iso
+from gateway.domain.errors import InvalidInput
+from gateway.domain.ingest.severity import DEFAULT_SEVERITY, HELP, map_severity
+from gateway.domain.timeutil import parse_iso
 
 MAX_BATCH = 1000
 MAX_FINGERPRINT = 255

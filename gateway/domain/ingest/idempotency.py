@@ -18,9 +18,9 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway.errors import InvalidInput
-from gateway.ingest.errors import IdempotencyKeyReused
-from gateway.models import IdempotencyRecord
+from gateway.domain.errors import InvalidInput
+from gateway.domain.ingest.errors import IdempotencyKeyReused
+from gateway.domain.storage.models import IdempotencyRecord
 
 TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 255

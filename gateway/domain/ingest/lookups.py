@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlmodel import col
 
-from gateway.models import OPEN_STATUSES, Alert, Incident
+from gateway.domain.storage.models import OPEN_STATUSES, Alert, Incident
 
 
 def firing_alerts(workspace_id: str) -> Select[Any]:

@@ -26,16 +26,24 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import events, ids, timeline
-from gateway.db import Database
-from gateway.errors import NotFound
-from gateway.incidents import ROW_LOCK, new_incident, next_number, set_severity, set_status
-from gateway.ingest import correlation, deliveries, idempotency, lookups, prefetch
-from gateway.ingest.deliveries import DeliveryMeta
-from gateway.ingest.formats import AlertIn, Parsed
-from gateway.ingest.idempotency import IdempotencyRequest
-from gateway.models import SEVERITY_RANK, Alert, Incident, Workspace
-from gateway.timeutil import utcnow
+from gateway.domain import ids
+from gateway.domain.errors import NotFound
+from gateway.domain.events import hub as events
+from gateway.domain.incidents import timeline
+from gateway.domain.incidents.incidents import (
+    ROW_LOCK,
+    new_incident,
+    next_number,
+    set_severity,
+    set_status,
+)
+from gateway.domain.ingest import correlation, deliveries, idempotency, lookups, prefetch
+from gateway.domain.ingest.deliveries import DeliveryMeta
+from gateway.domain.ingest.formats import AlertIn, Parsed
+from gateway.domain.ingest.idempotency import IdempotencyRequest
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import SEVERITY_RANK, Alert, Incident, Workspace
+from gateway.domain.timeutil import utcnow
 
 OUTCOMES = ("created", "deduplicated", "grouped", "resolved")
 SYSTEM = "system"

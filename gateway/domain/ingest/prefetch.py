@@ -2,7 +2,8 @@
 
 Alone, each alert asks three questions with a statement each: is there a firing alert with this
 fingerprint (and which incident is it in), and is there an open incident for its group key. When
-requests commit together (`gateway.group_commit`), `prefetch` asks them once per workspace for
+requests commit together (`gateway.domain.storage.group_commit`), `prefetch` asks them once per
+workspace for
 every alert of the group: one statement for the fingerprints, one for the group keys, one for
 the incidents of the duplicates, the rows locked as the single-request path locks them. The
 pipeline then answers from this cache and keeps it current as it creates alerts and incidents,
@@ -22,12 +23,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import incidents
-from gateway.incidents import ROW_LOCK
-from gateway.ingest import correlation, lookups
-from gateway.ingest.formats import AlertIn
-from gateway.models import Alert, Incident, Workspace
-from gateway.timeutil import to_utc, utcnow
+from gateway.domain.incidents import incidents
+from gateway.domain.incidents.incidents import ROW_LOCK
+from gateway.domain.ingest import correlation, lookups
+from gateway.domain.ingest.formats import AlertIn
+from gateway.domain.storage.models import Alert, Incident, Workspace
+from gateway.domain.timeutil import to_utc, utcnow
 
 SESSION_KEY = "seliq_ingest_prefetch"
 

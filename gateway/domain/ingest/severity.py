@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gateway.models import SEVERITIES
+from gateway.domain.storage.models import SEVERITIES
 
 DEFAULT_SEVERITY = "medium"
 

@@ -1,7 +1,8 @@
 """Who is posting to `/webhook/{slug}/{token}`: the path token, the optional HMAC signature, and
 the Principal the webhook's GraphQL operation runs as.
 
-- Tokens carry 256 random bits and are stored only as SHA-256 digests (`gateway.webhooks`); the
+- Tokens carry 256 random bits and are stored only as SHA-256 digests
+(`gateway.domain.tenancy.webhook_tokens`); the
   digest of the presented token is compared with `hmac.compare_digest`, and an unknown slug
   still costs one comparison, so neither the answer nor its timing tells a wrong token from an
   unknown workspace.
@@ -22,11 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway.auth import Principal, hash_secret, note_revocation
-from gateway.errors import NotFound
-from gateway.ingest.deliveries import DeliveryMeta
-from gateway.models import WebhookToken, Workspace
-from gateway.webhooks import create_token
+from gateway.domain.errors import NotFound
+from gateway.domain.ingest.deliveries import DeliveryMeta
+from gateway.domain.storage.models import WebhookToken, Workspace
+from gateway.domain.tenancy.auth import Principal, hash_secret, note_revocation
+from gateway.domain.tenancy.webhook_tokens import create_token
 
 SIGNATURE_HEADER = "X-Seliq-Signature"
 SIGNATURE_TOLERANCE_SECONDS = 300

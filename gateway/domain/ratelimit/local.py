@@ -18,7 +18,7 @@ from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 
-from gateway.errors import DomainError
+from gateway.domain.errors import DomainError
 
 TIER_LIMITS = {"starter": 60, "growth": 300}
 DEFAULT_ENTERPRISE_LIMIT = 1000

@@ -14,7 +14,7 @@ import time
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.ratelimit import Decision, LocalLimiter, decide
+from gateway.domain.ratelimit.local import Decision, LocalLimiter, decide
 
 log = logging.getLogger("seliq.ratelimit")
 

@@ -7,7 +7,7 @@ UTC day by severity, one entry for every day of the period, zeros included) for 
 - `incident_summary`: counts by status and severity, the top alert sources (alerts received in
   the period), the longest-open incidents, and the incidents themselves (at most 1000, oldest
   first; `incidents_truncated` says when there were more).
-- `sla`: the policy, the SLA summary (`gateway.sla`) and every breach.
+- `sla`: the policy, the SLA summary (`gateway.domain.sla.policy`) and every breach.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import sla
-from gateway.errors import NotFound
-from gateway.models import INCIDENT_STATUSES, SEVERITIES, Alert, Report, Workspace
-from gateway.timeutil import isoformat_z, to_utc
+from gateway.domain.errors import NotFound
+from gateway.domain.sla import policy as sla
+from gateway.domain.storage.models import INCIDENT_STATUSES, SEVERITIES, Alert, Report, Workspace
+from gateway.domain.timeutil import isoformat_z, to_utc
 
 MAX_LISTED_INCIDENTS = 1000
 TOP_SOURCES = 10

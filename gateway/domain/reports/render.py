@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from gateway.models import SEVERITIES
-from gateway.sla import breach_word, format_duration
-from gateway.timeutil import isoformat_z
+from gateway.domain.sla.policy import breach_word, format_duration
+from gateway.domain.storage.models import SEVERITIES
+from gateway.domain.timeutil import isoformat_z
 
 KIND_TITLES = {"incident_summary": "Incident summary", "sla": "SLA report"}
 SEVERITY_COLOURS = {

@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import ids
-from gateway.errors import InvalidInput, NotFound
-from gateway.models import REPORT_KINDS, Report
-from gateway.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
-from gateway.timeutil import utcnow
+from gateway.domain import ids
+from gateway.domain.errors import InvalidInput, NotFound
+from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+from gateway.domain.storage.models import REPORT_KINDS, Report
+from gateway.domain.timeutil import utcnow
 
 REPORT_SORT = SortKey(Report.created_at, Report.id, descending=True, attribute="created_at")
 DEFAULT_PERIOD = timedelta(days=30)

@@ -6,7 +6,7 @@ gateway process runs a worker, and a job is claimed by one of them only:
   `lease_expires_at`, `attempts` + 1). On PostgreSQL the claiming transaction selects it with
   `FOR UPDATE SKIP LOCKED`, so concurrent workers take different jobs without waiting; on SQLite
   a conditional UPDATE re-checks that it is still claimable (writers are serialised);
-- run: the content is built in a read session (`gateway.report_content`), with a time limit,
+- run: the content is built in a read session (`gateway.domain.reports.content`), with a time limit,
   while a heartbeat renews the lease every third of its length;
 - finish: `ready` with the content, or `failed` with a message, and `completed_at`, written only
   if the lease is still ours (`... AND claimed_by = me`), so a job completes exactly once, and
@@ -28,20 +28,21 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import background, events, report_content
-from gateway.db import Database
-from gateway.errors import DomainError
-from gateway.models import Report
-from gateway.timeutil import utcnow
+from gateway.domain import background
+from gateway.domain.errors import DomainError
+from gateway.domain.events import hub as events
+from gateway.domain.reports import content as report_content
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Report
+from gateway.domain.timeutil import utcnow
 
 log = logging.getLogger("seliq.reports")
 
@@ -291,14 +292,3 @@ class ReportWorker(background.Periodic):
         await run_pending(
             self.db, worker=self.worker_id, lease=self.lease_seconds, on_claim=self._held
         )
-
-
-WORKER_KEY = web.AppKey("report_worker", ReportWorker)
-
-
-def lifecycle(
-    db: Database, poll_seconds: float, lease_seconds: float = LEASE_SECONDS
-) -> Callable[[web.Application], AsyncIterator[Any]]:
-    """An aiohttp `cleanup_ctx` entry: start the worker with the app; stop it at the end (a job
-    in flight goes back to the queue). The app also stops it early, on shutdown."""
-    return background.lifecycle(WORKER_KEY, lambda: ReportWorker(db, poll_seconds, lease_seconds))

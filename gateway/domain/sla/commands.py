@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gateway import sla
-from gateway.db import Database
-from gateway.errors import InvalidInput
-from gateway.models import SEVERITIES
-from gateway.settings import Settings
-from gateway.workspaces import require_workspace
+from gateway.domain.errors import InvalidInput
+from gateway.domain.settings import Settings
+from gateway.domain.sla import policy as sla
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import SEVERITIES
+from gateway.domain.tenancy.workspaces import require_workspace
 
 
 def add_parsers(commands: Any) -> None:

@@ -34,10 +34,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway.errors import InvalidInput, NotFound
-from gateway.models import SEVERITIES, Incident, Workspace
-from gateway.timeutil import isoformat_z, to_utc, utcnow
-from gateway.workspaces import descendant_ids
+from gateway.domain.errors import InvalidInput, NotFound
+from gateway.domain.storage.models import SEVERITIES, Incident, Workspace
+from gateway.domain.tenancy.workspaces import descendant_ids
+from gateway.domain.timeutil import isoformat_z, to_utc, utcnow
 
 MINUTE = 60
 HOUR = 60 * MINUTE

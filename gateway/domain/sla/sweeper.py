@@ -22,20 +22,20 @@ order); `data.due_at` is the exact moment the target was missed.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from aiohttp import web
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import background, sla, timeline
-from gateway.db import Database
-from gateway.models import OPEN_STATUSES, Incident, TimelineEvent
-from gateway.timeutil import isoformat_z, to_utc, utcnow
+from gateway.domain import background
+from gateway.domain.incidents import timeline
+from gateway.domain.sla import policy as sla
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import OPEN_STATUSES, Incident, TimelineEvent
+from gateway.domain.timeutil import isoformat_z, to_utc, utcnow
 
 log = logging.getLogger("seliq.sla")
 
@@ -221,12 +221,3 @@ class SlaSweeper(background.Periodic):
     async def _sweep(self) -> None:
         await sweep_once(self.db, now=self.clock(), lookback=self._lookback)
         self._lookback = max(MIN_LOOKBACK, timedelta(seconds=10 * self.interval))
-
-
-SWEEPER_KEY = web.AppKey("sla_sweeper", SlaSweeper)
-
-
-def lifecycle(db: Database, interval: float) -> Callable[[web.Application], AsyncIterator[Any]]:
-    """An aiohttp `cleanup_ctx` entry: start the sweeper with the app, stop it before the
-    database is closed."""
-    return background.lifecycle(SWEEPER_KEY, lambda: SlaSweeper(db, interval))

@@ -28,11 +28,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 
-import gateway.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from gateway import migrate
-from gateway.db import Database
-from gateway.errors import DomainError
-from gateway.settings import Settings
+import gateway.domain.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from gateway.domain.errors import DomainError
+from gateway.domain.settings import Settings
+from gateway.domain.storage import migrate
+from gateway.domain.storage.engine import Database
 
 BATCH = 1000
 

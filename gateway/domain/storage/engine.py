@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from gateway import sqlite_driver
-from gateway.errors import Unavailable
-from gateway.group_commit import GroupCommit, Prepare
+from gateway.domain.errors import Unavailable
+from gateway.domain.storage import sqlite_driver
+from gateway.domain.storage.group_commit import GroupCommit, Prepare
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
@@ -50,7 +50,7 @@ def is_lock_contention(exc: BaseException) -> bool:
         return True
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     return code in _PG_RETRYABLE
-# Where a write session collects its live events (`gateway.events.SESSION_KEY`).
+# Where a write session collects its live events (`gateway.domain.events.hub.SESSION_KEY`).
 EVENTS_SESSION_KEY = "seliq_events"
 
 
@@ -143,7 +143,8 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits as one transaction when the block ends without error.
-        The live events it recorded (`gateway.events.record`) are published after the commit;
+        The live events it recorded (`gateway.domain.events.hub.record`) are published after the
+        commit;
         a block that fails rolls back and publishes nothing."""
         try:
             if self._write_lock is None:
@@ -170,7 +171,8 @@ class Database:
         self, work: Callable[[AsyncSession], Awaitable[T]], prepare: Prepare | None = None
     ) -> T:
         """`work(session)` in a write transaction shared with the other work that queued while
-        the previous commit was in flight (`gateway.group_commit`); returns after the commit."""
+        the previous commit was in flight (`gateway.domain.storage.group_commit`); returns after
+        the commit."""
         return await self.grouped.run(work, prepare)
 
     async def ping(self) -> None:

@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.background import cancel_and_wait
-from gateway.errors import Unavailable
+from gateway.domain.background import cancel_and_wait
+from gateway.domain.errors import Unavailable
 
 if TYPE_CHECKING:
-    from gateway.db import Database
+    from gateway.domain.storage.engine import Database
 
 T = TypeVar("T")
 MAX_GROUP = 64

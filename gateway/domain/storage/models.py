@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from gateway.timeutil import utcnow
+from gateway.domain.timeutil import utcnow
 
 TIERS = ("starter", "growth", "enterprise")
 SEVERITIES = ("critical", "high", "medium", "low", "info")

@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from gateway.pagination import Page, PageArgs, SortKey, keyset_condition, make_page, ordering
+from gateway.domain.pagination import Page, PageArgs, SortKey, keyset_condition, make_page, ordering
 
 M = TypeVar("M")
 

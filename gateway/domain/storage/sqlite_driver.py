@@ -121,7 +121,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def rollback(self) -> None:
         driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        # Read sessions never BEGIN (see gateway.db): their ROLLBACK would be a wasted trip.
+        # Read sessions never BEGIN (see gateway.domain.storage.engine): their ROLLBACK would be a
+        # wasted trip.
         if driver._connection is not None and driver.in_transaction:
             super().rollback()
 

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import ids
-from gateway.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from gateway.models import KEY_SCOPES, ApiKey, Workspace
-from gateway.ratelimit import limit_for
-from gateway.timeutil import utcnow
-from gateway.workspaces import descendant_ids, find_workspace
+from gateway.domain import ids
+from gateway.domain.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from gateway.domain.ratelimit.local import limit_for
+from gateway.domain.storage.models import KEY_SCOPES, ApiKey, Workspace
+from gateway.domain.tenancy.workspaces import descendant_ids, find_workspace
+from gateway.domain.timeutil import utcnow
 
 KEY_PREFIX = "seliq_"
 # The one body for "not yours" and "not there": answering differently would reveal which
@@ -29,7 +29,7 @@ KEY_PREFIX = "seliq_"
 FORBIDDEN_WORKSPACE = "this API key may not act on that workspace"
 
 
-# Bumped by every revocation in this process: cached authentications (gateway.http.principal)
+# Bumped by every revocation in this process: cached authentications (gateway.web.principal)
 # made before it are dropped, so a revoked key stops working at once.
 _revocations = 0
 

@@ -7,10 +7,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import ids
-from gateway.auth import hash_secret, new_secret, note_revocation
-from gateway.models import WebhookToken, Workspace
-from gateway.timeutil import utcnow
+from gateway.domain import ids
+from gateway.domain.storage.models import WebhookToken, Workspace
+from gateway.domain.tenancy.auth import hash_secret, new_secret, note_revocation
+from gateway.domain.timeutil import utcnow
 
 TOKEN_PREFIX = "whk_"
 

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway import ids
-from gateway.errors import InvalidInput
-from gateway.models import TIERS, Workspace
-from gateway.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+from gateway.domain import ids
+from gateway.domain.errors import InvalidInput
+from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+from gateway.domain.storage.models import TIERS, Workspace
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 

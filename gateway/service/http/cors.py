@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.http.middleware import new_request_id
+from gateway.service.http.middleware import new_request_id
 
 CORS_ORIGINS_KEY = web.AppKey("cors_origins", frozenset)
 ALLOW_METHODS = "GET, POST, PATCH, OPTIONS"

@@ -14,13 +14,17 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gateway.db import Database
-from gateway.errors import DomainError, Unauthenticated
-from gateway.http.jsonio import graphql_error_response, json_response, request_id_of
-from gateway.http.persisted_queries import NOT_FOUND, PersistedQueries, PersistedQueryNotFound
-from gateway.http.principal import PRINCIPAL_KEY, principal_for
-from gateway.observability import OPERATION_KEY, graphql_operation_label, note_query_cost
-from gateway.operations import Executor, OperationRefused
+from gateway.domain.errors import DomainError, Unauthenticated
+from gateway.domain.storage.engine import Database
+from gateway.service.http.persisted_queries import (
+    NOT_FOUND,
+    PersistedQueries,
+    PersistedQueryNotFound,
+)
+from gateway.web.jsonio import graphql_error_response, json_response, request_id_of
+from gateway.web.labels import OPERATION_KEY, graphql_operation_label, note_query_cost
+from gateway.web.operations import Executor, OperationRefused
+from gateway.web.principal import PRINCIPAL_KEY, principal_for
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 STATUS_FOR_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
@@ -43,7 +47,8 @@ class GraphQLHandler:
         # Automatic persisted queries (Apollo's protocol): documents by sha256 hash.
         self.persisted = persisted or PersistedQueries()
         self.graphiql_html = graphiql_html
-        # Subscriptions (graphql-transport-ws): the app factory passes `schema.websocket`'s view.
+        # Subscriptions (graphql-transport-ws): the app factory passes
+        # `gateway.service.http.websocket`'s view.
         self.websocket = websocket
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

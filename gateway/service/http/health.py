@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.db import Database
-from gateway.events import BROKER_KEY
-from gateway.http.jsonio import json_response
-from gateway.ratelimit import Limiter
+from gateway.domain.ratelimit.local import Limiter
+from gateway.domain.storage.engine import Database
+from gateway.service.lifecycle import BROKER_KEY
+from gateway.web.jsonio import json_response
 
 DB_KEY = web.AppKey("db", Database)
 LIMITER_KEY = web.AppKey("limiter", Limiter)

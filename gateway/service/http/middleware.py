@@ -15,15 +15,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.db import StatementCounter, current_counter
-from gateway.http.jsonio import (
+from gateway.domain.ratelimit.local import Decision, current_decision
+from gateway.domain.storage.engine import StatementCounter, current_counter
+from gateway.service.observability import RequestObserver
+from gateway.web.jsonio import (
     REQUEST_ID_KEY,
     error_code,
     graphql_error_response,
     rest_error,
 )
-from gateway.observability import RequestObserver
-from gateway.ratelimit import Decision, current_decision
 
 log = logging.getLogger("seliq.http")
 

@@ -20,7 +20,7 @@ import string
 from collections import OrderedDict
 from typing import Any
 
-from gateway.operations import OperationRefused
+from gateway.web.operations import OperationRefused
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 NOT_FOUND_MESSAGE = "PersistedQueryNotFound"

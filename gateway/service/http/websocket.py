@@ -1,6 +1,7 @@
 """Subscriptions over WebSocket: Strawberry's aiohttp view, configured and guarded for Seliq.
 
-The /graphql handler (`gateway.http.graphql`) serves HTTP itself and hands WebSocket upgrades to
+The /graphql handler (`gateway.service.http.graphql`) serves HTTP itself and hands WebSocket
+upgrades to
 `SubscriptionView`, which the app factory builds. What it adds to Strawberry's
 graphql-transport-ws server:
 
@@ -45,13 +46,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types import ExecutionResult
 
-from gateway.auth import Principal, authenticate
-from gateway.db import Database
-from gateway.errors import DomainError, Unauthenticated
-from gateway.events import EventHub
-from gateway.http.jsonio import json_response, request_id_of
-from gateway.ratelimit import Limiter, RateLimited
-from gateway.summaries import Summarizer, default_summarizer
+from gateway.domain.errors import DomainError, Unauthenticated
+from gateway.domain.events.hub import EventHub
+from gateway.domain.ratelimit.local import Limiter, RateLimited
+from gateway.domain.storage.engine import Database
+from gateway.domain.summaries.summarizer import Summarizer, default_summarizer
+from gateway.domain.tenancy.auth import Principal, authenticate
+from gateway.web.jsonio import json_response, request_id_of
 from schema.build import format_error
 from schema.errors import CodedError
 from schema.limits import Limits, charge, estimate

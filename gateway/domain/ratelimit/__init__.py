@@ -1,0 +1,1 @@
+"""Rate limits: the per-workspace limiter (in process) and the shared counts in Redis."""

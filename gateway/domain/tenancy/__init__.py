@@ -1,0 +1,1 @@
+"""Tenancy: workspaces and their hierarchy, API keys and principals, webhook tokens."""

@@ -1,0 +1,80 @@
+"""JSON logs: stdlib `logging` with `JsonFormatter` (orjson), one object per line with any
+`extra=` fields. As a second line of defence the formatter masks anything shaped like an API key,
+webhook token or bearer credential."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import orjson
+
+_RECORD_FIELDS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__
+) | {"message", "asctime", "taskName"}
+# API keys (`seliq_` + 43 url-safe chars), webhook tokens (`whk_` + 43) and bearer credentials.
+_SECRET_RE = re.compile(r"\b((?:seliq|whk)_)[A-Za-z0-9_-]{32,}|(?i:\b(bearer\s+))[^\s\"\\]+")
+
+
+def redact(text: str) -> str:
+    """Mask anything shaped like an API key, webhook token or bearer credential."""
+    return _SECRET_RE.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts (UTC, ms), level, logger, msg, then any `extra=` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        line = orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        return redact(line)
+
+
+class _SeliqHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler `configure_logging` installed, so calling it again replaces it."""
+
+
+def configure_logging(
+    level: str = "INFO", *, json: bool = True, stream: IO[str] | None = None
+) -> None:
+    """Process logging: one handler on the root logger writing JSON lines (or bare messages when
+    `json` is false) to stderr, at `level` (SELIQ_LOG_LEVEL). Our `seliq.access` line replaces
+    aiohttp's own access log, which is turned down to warnings."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _SeliqHandler)]:
+        root.removeHandler(handler)
+    handler = _SeliqHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if json else logging.Formatter("%(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def iter_log_lines(text: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects among `text`'s lines (tests and tooling)."""
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                yield value
