@@ -28,6 +28,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check gateway schema rest_compat tests bench
 	$(BIN)/mypy gateway schema rest_compat bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) seliq.db seliq.db-wal seliq.db-shm test-artifacts

@@ -18,7 +18,7 @@ import strawberry
 from gateway.domain.errors import DomainError, InvalidInput, Unavailable
 from gateway.domain.ingest import deliveries, formats, idempotency, pipeline
 from gateway.domain.ingest.errors import STATUS_FOR_CODE
-from gateway.domain.ingest.pipeline import IngestResult
+from gateway.domain.ingest.results import IngestResult
 from gateway.domain.ingest.webhook_auth import WebhookPrincipal
 from gateway.domain.metrics import record_ingested
 from gateway.domain.pagination import page_args

@@ -1,5 +1,5 @@
 """GraphQL for SLAs: `Incident.sla`, `Workspace.slaPolicy`, `Workspace.slaSummary` and the
-`updateSlaPolicy` mutation. The maths lives in `gateway.domain.sla.policy`; this module only
+`updateSlaPolicy` mutation. The maths lives in `gateway.domain.sla.maths`; this module only
 translates."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gateway.domain.errors import DomainError
+from gateway.domain.sla import maths
 from gateway.domain.sla import policy as sla
 from gateway.domain.timeutil import utcnow
 from schema.context import Info
@@ -61,7 +62,7 @@ class SlaPolicy:
                     ack_seconds=row["ack_seconds"],
                     resolve_seconds=row["resolve_seconds"],
                 )
-                for row in sla.policy_rows(policy)
+                for row in maths.policy_rows(policy)
             ],
             is_default=dict(policy) == sla.DEFAULT_POLICY,
         )
@@ -75,7 +76,7 @@ class DurationStats:
     p90: float | None
 
     @classmethod
-    def from_domain(cls, stats: sla.DurationStats) -> DurationStats:
+    def from_domain(cls, stats: maths.DurationStats) -> DurationStats:
         return cls(count=stats.count, mean=stats.mean, p50=stats.p50, p90=stats.p90)
 
 
@@ -98,7 +99,7 @@ class SlaFigures:
     )
 
 
-def _figure_fields(figures: sla.Figures) -> dict[str, Any]:
+def _figure_fields(figures: maths.Figures) -> dict[str, Any]:
     return {
         "incidents_total": figures.incidents_total,
         "incidents_open": figures.incidents_open,
@@ -133,7 +134,7 @@ class SlaSummary(SlaFigures):
     )
 
     @classmethod
-    def from_domain(cls, summary: sla.SlaSummary) -> SlaSummary:
+    def from_domain(cls, summary: maths.SlaSummary) -> SlaSummary:
         return cls(
             since=summary.since,
             until=summary.until,
@@ -154,13 +155,13 @@ async def incident_sla(info: Info, incident: Incident) -> IncidentSla:
     workspace = await info.context.loaders.workspace.load(incident.workspace_id)
     policy = sla.policy_from_json(workspace.sla_policy if workspace else None)
     target = policy[incident.severity.value]
-    times = sla.IncidentRow(
+    times = maths.IncidentRow(
         id=str(incident.id), workspace_id=incident.workspace_id, number=incident.number,
         title=incident.title, severity=incident.severity.value, status=incident.status.value,
         created_at=incident.created_at, acknowledged_at=incident.acknowledged_at,
         resolved_at=incident.resolved_at,
     )
-    state = sla.incident_sla(times, target, utcnow())
+    state = maths.incident_sla(times, target, utcnow())
     return IncidentSla(
         ack_due_at=state.ack_due_at,
         resolve_due_at=state.resolve_due_at,
@@ -183,7 +184,7 @@ async def workspace_sla_summary(
     include_children: bool,
 ) -> SlaSummary:
     async with info.context.db.read() as session:
-        summary = await sla.summary_for(
+        summary = await maths.summary_for(
             session, workspace_id, since=since, until=until, include_children=include_children,
             permitted=info.context.principal.permitted_workspace_ids,
         )

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.domain.events import hub as events
+from gateway.domain.events.brokers import build_broker
 from gateway.domain.ratelimit.local import Limiter, LocalLimiter
 from gateway.domain.settings import Settings
 from gateway.domain.storage.engine import Database
@@ -109,7 +109,7 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
     app[EXECUTOR_KEY] = executor
     # Live events after commit: in memory, PostgreSQL LISTEN/NOTIFY or Redis pub/sub;
     # started before the background work that publishes, stopped after it.
-    broker = events.build_broker(
+    broker = build_broker(
         settings.database_url, settings.redis_url, settings.events_channel
     )
     app[lifecycle.BROKER_KEY] = broker

@@ -14,7 +14,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway.domain import demo
 from gateway.domain.errors import DomainError
 from gateway.domain.ingest import commands as ingest_commands
 from gateway.domain.settings import Settings, SettingsError, load_settings
@@ -27,10 +26,8 @@ from gateway.domain.tenancy.auth import create_key, list_keys, revoke_key
 from gateway.domain.tenancy.workspaces import all_workspaces, create_workspace, find_workspace
 from gateway.domain.timeutil import isoformat_z
 from gateway.service.logs import configure_logging
-
-
-class CommandError(Exception):
-    """A failure to report as one line / one JSON object, not a traceback."""
+from gateway.service.prepare import CommandError, ensure_schema, seed_demo
+from gateway.service.server import serve
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -129,20 +126,6 @@ async def _managed(
         await db.dispose()
 
 
-async def ensure_schema(settings: Settings) -> None:
-    """SQLite files are upgraded in place; a PostgreSQL database must be upgraded explicitly
-    (`db upgrade`), because several replicas migrating at once is an operator's decision."""
-    if settings.is_sqlite:
-        await migrate.upgrade(settings.database_url)
-        return
-    current = await migrate.current_revision(settings.database_url)
-    if current != migrate.head_revision():
-        raise CommandError(
-            f"database schema is at {current or 'nothing'}, the gateway needs "
-            f"{migrate.head_revision()}: run `seliq-gateway db upgrade`"
-        )
-
-
 def _workspace_json(row: Workspace) -> dict[str, Any]:
     return {
         "id": row.id, "slug": row.slug, "name": row.name, "tier": row.tier,
@@ -206,23 +189,6 @@ async def _key_revoke(db: Database, settings: Settings, args: argparse.Namespace
     return {"key": _key_json(row)}
 
 
-async def seed_demo(db: Database, settings: Settings) -> dict[str, Any]:
-    """Seed the demo (once) and mint fresh keys: secrets cannot be read back, so each run
-    prints new ones."""
-    async with db.write() as session:
-        created = await demo.seed(session)
-        customer = created["acme-corp"]
-        _, customer_key = await create_key(session, customer, "demo (acme-corp)", "write")
-        _, mssp_key = await create_key(session, created[demo.MSSP_SLUG], "demo (MSSP)", "write")
-    return {
-        "key": customer_key,
-        "workspace": customer.slug,
-        "mssp_key": mssp_key,
-        "mssp_workspace": demo.MSSP_SLUG,
-        "graphiql": f"{settings.base_url}/graphql",
-    }
-
-
 async def _demo(db: Database, settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     return await seed_demo(db, settings)
 
@@ -245,8 +211,6 @@ COMMANDS: dict[tuple[str, str | None], Callable[..., Awaitable[dict[str, Any]]]]
 
 
 def _serve(settings: Settings, *, demo_data: bool) -> int:
-    from gateway.service.server import serve
-
     try:
         return serve(settings, demo_data=demo_data)
     except CommandError as exc:

@@ -12,7 +12,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from gateway.domain.background import Periodic
-from gateway.domain.events.hub import Broker
+from gateway.domain.events.brokers import Broker
 from gateway.domain.reports.worker import LEASE_SECONDS, ReportWorker
 from gateway.domain.sla.sweeper import SlaSweeper
 from gateway.domain.storage.engine import Database

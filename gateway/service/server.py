@@ -1,7 +1,6 @@
 """`serve`: prepare the database, optionally seed the demo, and run the aiohttp server: one
-process, or `--workers N` processes on one port (`gateway.service.processes`: SO_REUSEPORT, clean
-shutdown
-on SIGTERM)."""
+process, or `--workers N` processes on one port (`gateway.service.processes`: SO_REUSEPORT,
+clean shutdown on SIGTERM)."""
 
 from __future__ import annotations
 
@@ -12,11 +11,10 @@ import sys
 from gateway.domain.settings import Settings
 from gateway.domain.storage.engine import Database
 from gateway.service import processes as workers
+from gateway.service.prepare import ensure_schema, seed_demo
 
 
 def serve(settings: Settings, *, demo_data: bool = False) -> int:
-    from gateway.service.cli import ensure_schema, seed_demo
-
     refused = workers.check_workers(settings)
     if refused is not None:
         print(f"seliq-gateway: {refused}", file=sys.stderr, flush=True)

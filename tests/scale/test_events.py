@@ -11,16 +11,15 @@ from collections.abc import AsyncIterator, Sequence
 import asyncpg
 import pytest
 
+from gateway.domain.events import brokers
 from gateway.domain.events import hub as events
+from gateway.domain.events.brokers import MemoryBroker, PostgresBroker, RedisBroker
 from gateway.domain.events.hub import (
     ALERT_INGESTED,
     INCIDENT_EVENT,
     REPORT_COMPLETED,
     Event,
     EventHub,
-    MemoryBroker,
-    PostgresBroker,
-    RedisBroker,
 )
 from gateway.domain.incidents.timeline import record
 from gateway.domain.storage.engine import Database
@@ -142,15 +141,15 @@ def test_the_wire_format_round_trips_in_chunks_postgres_accepts() -> None:
 
 
 def test_the_broker_follows_the_settings() -> None:
-    assert isinstance(events.build_broker("sqlite+aiosqlite:///x.db"), MemoryBroker)
+    assert isinstance(brokers.build_broker("sqlite+aiosqlite:///x.db"), MemoryBroker)
     assert isinstance(
-        events.build_broker("postgresql+asyncpg://u@h/db"), PostgresBroker
+        brokers.build_broker("postgresql+asyncpg://u@h/db"), PostgresBroker
     )
     assert isinstance(
-        events.build_broker("postgresql+asyncpg://u@h/db", "redis://127.0.0.1:6379/0"),
+        brokers.build_broker("postgresql+asyncpg://u@h/db", "redis://127.0.0.1:6379/0"),
         RedisBroker,
     )
-    assert events.asyncpg_dsn("postgresql+asyncpg://u:p%40ss@h:5433/db?ssl=require") == (
+    assert brokers.asyncpg_dsn("postgresql+asyncpg://u:p%40ss@h:5433/db?ssl=require") == (
         "postgresql://u:p%40ss@h:5433/db?ssl=require"
     )
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from gateway.domain.sla import maths
 from gateway.domain.sla import policy as sla
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Workspace
@@ -121,7 +122,9 @@ async def test_summary_matches_hand_computed_figures(db: Database, t0: datetime)
     workspace, _ = await workspace_with_key(db, "sla-maths")
     await seed(db, workspace, t0)
     async with db.read() as session:
-        summary = await sla.summary_for(session, workspace.id, since=t0 - 24 * H, until=t0, now=t0)
+        summary = await maths.summary_for(
+            session, workspace.id, since=t0 - 24 * H, until=t0, now=t0
+        )
     data = summary.to_json()
     assert {k: data[k] for k in OVERALL} == OVERALL
     by_severity = {row.pop("severity"): row for row in data["by_severity"]}
@@ -133,7 +136,9 @@ async def test_every_breach_is_listed_once(db: Database, t0: datetime) -> None:
     workspace, _ = await workspace_with_key(db, "sla-breaches")
     made = await seed(db, workspace, t0)
     async with db.read() as session:
-        summary = await sla.summary_for(session, workspace.id, since=t0 - 24 * H, until=t0, now=t0)
+        summary = await maths.summary_for(
+            session, workspace.id, since=t0 - 24 * H, until=t0, now=t0
+        )
     listed = summary.breaches()
     breaches = {(row["title"], row["kind"]): row for row in listed}
     assert set(breaches) == {
@@ -150,27 +155,27 @@ def test_exact_boundary_is_within_target() -> None:
     created = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     target = sla.DEFAULT_POLICY["critical"]
     due = created + timedelta(seconds=900)
-    row = sla.IncidentRow("inc_x", "ws_x", 1, "x", "critical", "triggered", created, None, None)
-    assert sla.incident_sla(row, target, due).ack_breached is False  # now == due: not yet
-    assert sla.incident_sla(row, target, due + timedelta(microseconds=1)).ack_breached is True
-    acked = sla.IncidentRow(
+    row = maths.IncidentRow("inc_x", "ws_x", 1, "x", "critical", "triggered", created, None, None)
+    assert maths.incident_sla(row, target, due).ack_breached is False  # now == due: not yet
+    assert maths.incident_sla(row, target, due + timedelta(microseconds=1)).ack_breached is True
+    acked = maths.IncidentRow(
         "inc_y", "ws_x", 2, "y", "critical", "acknowledged", created, due, None
     )
     later = due + 10 * H
-    state = sla.incident_sla(acked, target, later)
+    state = maths.incident_sla(acked, target, later)
     assert (state.ack_breached, state.resolve_breached) == (False, True)
     assert state.ack_due_at == due and state.resolve_due_at == created + 4 * H
 
 
 def test_info_has_no_targets_and_percentiles_are_nearest_rank() -> None:
-    row = sla.IncidentRow("inc_z", "ws", 1, "z", "info", "triggered",
+    row = maths.IncidentRow("inc_z", "ws", 1, "z", "info", "triggered",
                           utcnow() - 1000 * H, None, None)
-    state = sla.incident_sla(row, sla.DEFAULT_POLICY["info"], utcnow())
+    state = maths.incident_sla(row, sla.DEFAULT_POLICY["info"], utcnow())
     assert state.ack_due_at is None and not state.ack_breached and not state.resolve_breached
-    assert sla.nearest_rank([1.0, 2.0, 3.0, 4.0], 50) == 2.0
-    assert sla.nearest_rank([1.0, 2.0, 3.0, 4.0], 90) == 4.0
-    assert sla.nearest_rank([5.0], 90) == 5.0
-    assert sla.nearest_rank([], 50) is None
+    assert maths.nearest_rank([1.0, 2.0, 3.0, 4.0], 50) == 2.0
+    assert maths.nearest_rank([1.0, 2.0, 3.0, 4.0], 90) == 4.0
+    assert maths.nearest_rank([5.0], 90) == 5.0
+    assert maths.nearest_rank([], 50) is None
 
 
 SUMMARY = """query($since: DateTime, $until: DateTime, $children: Boolean!) {

@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from gateway.domain.errors import InvalidInput
 from gateway.domain.ingest import lookups
-from gateway.domain.ingest.formats import AlertIn
+from gateway.domain.ingest.normalize import AlertIn
 from gateway.domain.storage.models import Incident, Workspace
 
 DEFAULT_LABELS = ("host", "instance", "service")

@@ -12,19 +12,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from gateway.domain import ids
+from gateway.domain.ingest.results import IngestResult
 from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import WebhookDelivery
-
-if TYPE_CHECKING:
-    from gateway.domain.ingest.pipeline import IngestResult
 
 log = logging.getLogger("seliq.webhook")
 

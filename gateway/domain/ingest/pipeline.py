@@ -18,7 +18,7 @@ Outcomes, per alert:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,77 +39,15 @@ from gateway.domain.incidents.incidents import (
 )
 from gateway.domain.ingest import correlation, deliveries, idempotency, lookups, prefetch
 from gateway.domain.ingest.deliveries import DeliveryMeta
-from gateway.domain.ingest.formats import AlertIn, Parsed
 from gateway.domain.ingest.idempotency import IdempotencyRequest
+from gateway.domain.ingest.normalize import AlertIn, Parsed
+from gateway.domain.ingest.results import AlertResult, IngestResult
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import SEVERITY_RANK, Alert, Incident, Workspace
 from gateway.domain.timeutil import utcnow
 
 OUTCOMES = ("created", "deduplicated", "grouped", "resolved")
 SYSTEM = "system"
-
-
-@dataclass
-class AlertResult:
-    alert: Alert
-    incident: Incident | None
-    outcome: str
-
-
-@dataclass
-class IngestResult:
-    format: str
-    results: list[AlertResult] = field(default_factory=list)
-    # True when this is the stored first answer to an earlier request with the same
-    # idempotency key (nothing was written this time).
-    replayed: bool = False
-
-    @property
-    def deduplicated(self) -> bool:
-        """Every alert was folded into an existing firing alert (REST: 200 instead of 201)."""
-        return bool(self.results) and all(r.outcome == "deduplicated" for r in self.results)
-
-    @property
-    def http_status(self) -> int:
-        return 200 if self.deduplicated else 201
-
-    def incident_ids(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for item in self.results:
-            if item.incident is not None:
-                seen.setdefault(item.incident.id, None)
-        return list(seen)
-
-    def snapshot(self) -> dict[str, Any]:
-        """The answer as JSON, to replay it for a retry with the same idempotency key."""
-        return {
-            "format": self.format,
-            "results": [
-                {
-                    "outcome": item.outcome,
-                    "alert": item.alert.model_dump(mode="json"),
-                    "incident": item.incident.model_dump(mode="json") if item.incident else None,
-                }
-                for item in self.results
-            ],
-        }
-
-    @classmethod
-    def from_snapshot(cls, body: dict[str, Any]) -> IngestResult:
-        return cls(
-            format=body["format"],
-            results=[
-                AlertResult(
-                    alert=Alert.model_validate(item["alert"]),
-                    incident=Incident.model_validate(item["incident"])
-                    if item["incident"]
-                    else None,
-                    outcome=item["outcome"],
-                )
-                for item in body["results"]
-            ],
-            replayed=True,
-        )
 
 
 @dataclass

@@ -26,7 +26,7 @@ from sqlmodel import col
 from gateway.domain.incidents import incidents
 from gateway.domain.incidents.incidents import ROW_LOCK
 from gateway.domain.ingest import correlation, lookups
-from gateway.domain.ingest.formats import AlertIn
+from gateway.domain.ingest.normalize import AlertIn
 from gateway.domain.storage.models import Alert, Incident, Workspace
 from gateway.domain.timeutil import to_utc, utcnow
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from gateway.domain.errors import NotFound
-from gateway.domain.sla import policy as sla
+from gateway.domain.sla import maths
 from gateway.domain.storage.models import INCIDENT_STATUSES, SEVERITIES, Alert, Report, Workspace
 from gateway.domain.timeutil import isoformat_z, to_utc
 
@@ -40,7 +40,7 @@ def period_days(start: datetime, end: datetime) -> list[date]:
 
 
 def per_day(
-    rows: Sequence[sla.IncidentRow], start: datetime, end: datetime
+    rows: Sequence[maths.IncidentRow], start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
     days = {day: dict.fromkeys(SEVERITIES, 0) for day in period_days(start, end)}
     for row in rows:
@@ -53,7 +53,7 @@ def per_day(
     ]
 
 
-def _incident_json(row: sla.IncidentRow) -> dict[str, Any]:
+def _incident_json(row: maths.IncidentRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "number": row.number,
@@ -105,7 +105,7 @@ async def build_incident_summary(
     session: AsyncSession, report: Report, now: datetime
 ) -> dict[str, Any]:
     start, end = to_utc(report.period_start), to_utc(report.period_end)
-    rows = await sla.load_incidents(session, [report.workspace_id], start, end)
+    rows = await maths.load_incidents(session, [report.workspace_id], start, end)
     by_status = dict.fromkeys(INCIDENT_STATUSES, 0)
     by_severity = dict.fromkeys(SEVERITIES, 0)
     for row in rows:
@@ -140,7 +140,7 @@ async def build_incident_summary(
 
 async def build_sla(session: AsyncSession, report: Report, now: datetime) -> dict[str, Any]:
     start, end = to_utc(report.period_start), to_utc(report.period_end)
-    summary = await sla.summary_for(
+    summary = await maths.summary_for(
         session, report.workspace_id, since=start, until=end, now=now
     )
     policy = summary.policies.get(report.workspace_id)
@@ -149,7 +149,7 @@ async def build_sla(session: AsyncSession, report: Report, now: datetime) -> dic
     rows = [item.incident for item in summary.evaluated]
     return {
         **await _header(session, report, now),
-        "policy": sla.policy_rows(policy),
+        "policy": maths.policy_rows(policy),
         "summary": summary.to_json(),
         "breaches": summary.breaches(),
         "per_day": per_day(rows, start, end),

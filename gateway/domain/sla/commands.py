@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.domain.errors import InvalidInput
 from gateway.domain.settings import Settings
+from gateway.domain.sla import maths
 from gateway.domain.sla import policy as sla
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import SEVERITIES
@@ -38,7 +39,7 @@ def add_parsers(commands: Any) -> None:
 def _result(workspace_id: str, slug: str, policy: sla.Policy) -> dict[str, Any]:
     return {
         "workspace": {"id": workspace_id, "slug": slug},
-        "sla_policy": sla.policy_rows(policy),
+        "sla_policy": maths.policy_rows(policy),
         "is_default": dict(policy) == sla.DEFAULT_POLICY,
     }
 

@@ -32,6 +32,7 @@ from sqlmodel import col
 
 from gateway.domain import background
 from gateway.domain.incidents import timeline
+from gateway.domain.sla import maths
 from gateway.domain.sla import policy as sla
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import OPEN_STATUSES, Incident, TimelineEvent
@@ -99,10 +100,10 @@ def _breaches_of(
     incident: Incident, policies: dict[str, dict[str, sla.Target]], now: datetime
 ) -> list[tuple[str, datetime, int]]:
     """(kind, due_at, target_seconds) of each target this incident has missed by `now`."""
-    target = sla.target_for(policies, incident.workspace_id, incident.severity)
+    target = maths.target_for(policies, incident.workspace_id, incident.severity)
     if not target.has_any:
         return []
-    state = sla.incident_sla(incident, target, now)
+    state = maths.incident_sla(incident, target, now)
     found = []
     for kind, seconds in (("ack", target.ack_seconds), ("resolve", target.resolve_seconds)):
         due = state.due_at(kind)
@@ -171,7 +172,7 @@ async def sweep_once(
     """
     moment = to_utc(now) if now else utcnow()
     async with db.read() as session:
-        policies = await sla.load_policies(session)
+        policies = await maths.load_policies(session)
         candidates = await _candidates(session, policies, moment, lookback)
         pending = await _pending(session, policies, candidates, moment)
     if not pending:

@@ -28,16 +28,20 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.domain.background import cancel_and_wait
 from gateway.domain.errors import Unavailable
 
-if TYPE_CHECKING:
-    from gateway.domain.storage.engine import Database
+
+class Writer(Protocol):
+    """What a group needs of the database: one write transaction (`Database.write`)."""
+
+    def write(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
 T = TypeVar("T")
 MAX_GROUP = 64
@@ -56,7 +60,7 @@ class _Unit:
 class GroupCommit:
     """One per `Database`: the queue of units waiting for the next group transaction."""
 
-    def __init__(self, db: Database, max_group: int = MAX_GROUP) -> None:
+    def __init__(self, db: Writer, max_group: int = MAX_GROUP) -> None:
         self.db = db
         self.max_group = max_group
         self._queue: list[_Unit] = []
