@@ -22,7 +22,7 @@ from gateway.web.operations import OperationRefused, Outcome
 from schema.build import build_schema, format_error, result_to_json
 from schema.context import make_context
 from schema.limits import Estimate, Limits, charge, estimate
-from schema.plan import Plans
+from schema.plan.run import Plans
 from schema.subscriptions import WEBSOCKET_ONLY
 
 QUERY_ONLY = frozenset({OperationType.QUERY})
@@ -40,7 +40,7 @@ class GraphQLExecutor:
         self.limits = limits or Limits()
         self.schema = build_schema(self.limits)
         self.limiter = limiter or LocalLimiter()
-        # Repeated read operations run from cached plans (schema/plan.py), not field by field.
+        # Repeated read operations run from cached plans (schema/plan/), not field by field.
         self.plans = Plans(self.schema._schema, self.limits.max_tokens)
         # (query, operation, variables' shape) -> its estimate: the analysis walks the whole
         # document, and dashboards send the same operation with the same variables again and

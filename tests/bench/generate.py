@@ -1,5 +1,5 @@
 """Random GraphQL documents over the incident list, for the differential test of the cached
-execution plans (schema/plan.py): mostly what plans support (fields, aliases, fragments, inline
+execution plans (schema/plan/): mostly what plans support (fields, aliases, fragments, inline
 fragments, nested lists, cursors, variables), with some of what they do not (filters, notes,
 workspace fields beyond the id, directives) so the fall-back is exercised too."""
 

@@ -1,4 +1,4 @@
-"""The cached execution plans (schema/plan.py) answer exactly what the standard executor answers:
+"""The cached execution plans (schema/plan/) answer exactly what the standard executor answers:
 a few hundred generated documents, each run through an executor without plans and through one
 whose plan has been learned, must give the same bytes (data, errors, extensions). Documents
 plans support must actually be answered by the plan, not by the fall-back. It runs on each
