@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(5, ge=0, le=300)
     # Requests running longer are cancelled (their database work too) and answered 504.
     request_timeout_seconds: float = Field(10, gt=0)
-    # Scale-out (issue 8). `serve --workers N`: processes sharing the port (SO_REUSEPORT).
+    # Scale-out. `serve --workers N`: processes sharing the port (SO_REUSEPORT).
     workers: int = Field(1, ge=1, le=64)
     # On SIGTERM: seconds requests in flight get to finish before they are cancelled.
     shutdown_grace_seconds: float = Field(10, ge=0, le=600)
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Public base URL used when printing webhook URLs; default http://{host}:{port}.
     public_url: str | None = None
-    # SLAs, AI summaries and reports (issue 6).
+    # SLAs, AI summaries and reports.
     # Seconds between SLA sweeps (writing `sla.breached` events); 0 turns the sweeper off.
     sla_sweep_seconds: float = Field(30, ge=0)
     # Seconds between looks at the report queue; 0 turns this process's report worker off.

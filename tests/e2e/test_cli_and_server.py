@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.e2e.procs import EXECUTABLE, cli_env, run_cli, start_server
+from tests.support.procs import EXECUTABLE, cli_env, run_cli, start_server
 
 
 async def _graphql(url: str, key: str, query: str, workspace: str | None = None) -> dict:

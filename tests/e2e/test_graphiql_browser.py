@@ -36,8 +36,8 @@ from gateway.domain.storage.engine import Database
 from gateway.service.app import DEFAULT_QUERY
 from gateway.service.graphiql import ASSET_PREFIX, render_graphiql_page
 from gateway.service.logs import iter_log_lines
-from tests.conftest import running_server
-from tests.e2e.procs import free_port
+from tests.support.procs import free_port
+from tests.support.server import running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

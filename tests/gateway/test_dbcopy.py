@@ -21,7 +21,7 @@ from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import IdempotencyRecord, Report, WebhookDelivery, Workspace
 from gateway.domain.timeutil import utcnow
 from gateway.service.cli import main
-from tests import backends
+from tests.support import backends
 
 # The demo fills these; the test adds the rest, so every table of the schema has rows.
 EXTRA_TABLES = {"webhook_tokens", "reports", "idempotency_records", "webhook_deliveries"}

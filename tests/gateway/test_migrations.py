@@ -19,8 +19,8 @@ from sqlmodel import SQLModel
 
 import gateway.domain.storage.models  # noqa: F401
 from gateway.domain.storage import migrate
-from tests import backends
-from tests.services import require_postgres
+from tests.support import backends
+from tests.support.services import require_postgres
 
 
 async def _diff(url: str) -> list[Any]:

@@ -9,7 +9,8 @@ import pytest
 from gateway.domain.incidents import incidents as incident_service
 from gateway.domain.storage.engine import Database
 from gateway.domain.tenancy.auth import revoke_key
-from tests.conftest import Server, Tenants
+from tests.support.data import Tenants
+from tests.support.server import Server
 
 QUERY = "{ viewer { id } }"
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from gateway.domain.storage.models import Note, TimelineEvent
-from tests.conftest import Server, Tenants
+from tests.support.data import Tenants
+from tests.support.server import Server
 
 UPDATE = """mutation($input: UpdateIncidentInput!) {
   updateIncident(input: $input) {

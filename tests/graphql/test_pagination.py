@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from gateway.domain.timeutil import utcnow
-from tests.conftest import Server, Tenants, make_incident
+from tests.support.data import Tenants, make_incident
+from tests.support.server import Server
 
 PAGE = """query($first: Int, $after: String, $last: Int, $before: String) {
   incidents(first: $first, after: $after, last: $last, before: $before) {

@@ -13,7 +13,8 @@ import pytest
 
 from gateway.service.http.persisted_queries import PersistedQueries, PersistedQueryNotFound
 from gateway.web.operations import OperationRefused
-from tests.conftest import Server, Tenants
+from tests.support.data import Tenants
+from tests.support.server import Server
 
 DASHBOARD = """query Dashboard($first: Int!) {
   incidents(first: $first) { nodes { id number title status alertCount

@@ -1,4 +1,5 @@
-from tests.conftest import Server, Tenants
+from tests.support.data import Tenants
+from tests.support.server import Server
 
 
 async def test_incidents_query(server: Server, tenants: Tenants) -> None:

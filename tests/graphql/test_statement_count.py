@@ -6,7 +6,8 @@ from gateway.domain import ids
 from gateway.domain.incidents.timeline import record
 from gateway.domain.storage.models import Alert, Incident
 from gateway.domain.timeutil import utcnow
-from tests.conftest import Server, Tenants
+from tests.support.data import Tenants
+from tests.support.server import Server
 
 DASHBOARD = """query($first: Int!) {
   incidents(first: $first) {

@@ -7,7 +7,8 @@ import pytest
 
 from gateway.domain.reports import service as reports
 from gateway.domain.storage.engine import Database
-from tests.conftest import Server, Tenants, make_note
+from tests.support.data import Tenants, make_note
+from tests.support.server import Server
 
 BY_ID_FIELDS = ("incident", "alert", "report", "node")
 

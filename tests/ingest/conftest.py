@@ -21,7 +21,8 @@ from gateway.domain.storage.models import (
     Workspace,
 )
 from gateway.domain.tenancy.webhook_tokens import create_token
-from tests.conftest import Server, Tenants
+from tests.support.data import Tenants
+from tests.support.server import Server
 
 COUNTED = {
     "alerts": Alert,

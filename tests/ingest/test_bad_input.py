@@ -15,7 +15,6 @@ from sqlmodel import col
 from gateway.domain.ingest.webhook_auth import sign
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import WebhookDelivery
-from tests.conftest import Server
 from tests.ingest.conftest import (
     Hook,
     enable_signing,
@@ -23,6 +22,7 @@ from tests.ingest.conftest import (
     post,
     row_counts,
 )
+from tests.support.server import Server
 
 SECRET = "whsec_matrix"
 MIB = 1024 * 1024

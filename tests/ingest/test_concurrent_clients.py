@@ -32,8 +32,8 @@ from gateway.domain.storage.models import (
 from gateway.domain.tenancy.auth import create_key
 from gateway.domain.tenancy.webhook_tokens import create_token
 from gateway.domain.tenancy.workspaces import create_workspace
-from tests.conftest import Server, running_server
 from tests.ingest.conftest import Hook, Reply, post
+from tests.support.server import Server, running_server
 
 INCIDENTS = 20
 POSTS = 50

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.procs import EXECUTABLE, cli_env, free_port, run_cli
+from tests.support.procs import EXECUTABLE, cli_env, free_port, run_cli
 
 CLIENTS = 8
 TARGET_ACKNOWLEDGED = 150

@@ -16,8 +16,9 @@ from sqlmodel import col
 from gateway.domain.ingest import formats, pipeline
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert, Incident, TimelineEvent
-from tests.conftest import Server, Tenants
 from tests.ingest.conftest import Hook, alerts_of, post
+from tests.support.data import Tenants
+from tests.support.server import Server
 
 
 def stream() -> list[dict[str, Any]]:

@@ -10,9 +10,10 @@ import orjson
 
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert, IdempotencyRecord
-from tests.conftest import Server, Tenants
 from tests.ingest.conftest import alerts_of, get_row, row_counts
 from tests.ingest.payloads import alertmanager_group
+from tests.support.data import Tenants
+from tests.support.server import Server
 
 INGEST = """
 mutation Ingest($input: IngestAlertInput!) {

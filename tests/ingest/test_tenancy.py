@@ -6,8 +6,9 @@ from __future__ import annotations
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert, Incident, Workspace
 from gateway.domain.tenancy.webhook_tokens import create_token
-from tests.conftest import Server, Tenants
 from tests.ingest.conftest import Hook, alerts_of, get_row, post, row_counts
+from tests.support.data import Tenants
+from tests.support.server import Server
 
 
 async def test_a_token_writes_only_into_its_workspace(

@@ -11,7 +11,6 @@ from sqlalchemy import update
 from gateway.domain.ingest.webhook_auth import set_signing, sign
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert, Incident, Workspace
-from tests.conftest import Server, Tenants
 from tests.ingest.conftest import (
     Hook,
     alerts_of,
@@ -23,6 +22,8 @@ from tests.ingest.conftest import (
     row_counts,
 )
 from tests.ingest.payloads import alertmanager_group, grafana_group, legacy_grafana, wazuh_alert
+from tests.support.data import Tenants
+from tests.support.server import Server
 
 
 def _outcomes(reply_body: dict) -> list[str]:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Server, Tenants
+from tests.support.data import Tenants
+from tests.support.server import Server
 
 NORMAL = "{ incidents(first: 1) { totalCount } }"
 

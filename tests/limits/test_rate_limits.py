@@ -10,8 +10,9 @@ from gateway.domain.storage.engine import Database
 from gateway.domain.tenancy.auth import create_key
 from gateway.domain.tenancy.webhook_tokens import create_token
 from gateway.domain.tenancy.workspaces import create_workspace
-from tests.conftest import Server, Tenants, running_server
 from tests.ingest.conftest import no_rows_but_the_delivery, post, row_counts
+from tests.support.data import Tenants
+from tests.support.server import Server, running_server
 
 SMALL = "{ viewer { id } }"
 

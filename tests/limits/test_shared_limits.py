@@ -8,8 +8,8 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.e2e.procs import run_cli, start_server
-from tests.services import require_redis
+from tests.support.procs import run_cli, start_server
+from tests.support.services import require_redis
 
 
 async def _count(url: str, key: str, requests: int) -> tuple[int, int]:

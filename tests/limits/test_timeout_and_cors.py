@@ -11,7 +11,8 @@ import pytest
 from gateway.domain.incidents import incidents as incident_service
 from gateway.domain.settings import Settings
 from gateway.domain.storage.engine import Database
-from tests.conftest import Server, Tenants, running_server
+from tests.support.data import Tenants
+from tests.support.server import Server, running_server
 
 DASHBOARD = "https://soc.example.com"
 

@@ -16,8 +16,9 @@ from gateway.domain.settings import Settings, load_settings
 from gateway.domain.storage.engine import Database
 from gateway.service.app import create_app
 from gateway.service.logs import JsonFormatter, configure_logging, iter_log_lines, redact
-from tests.conftest import Server, Tenants
-from tests.observability.helpers import running
+from tests.support.data import Tenants
+from tests.support.metrics import running
+from tests.support.server import Server
 
 
 class Logs:

@@ -23,8 +23,9 @@ from gateway.domain.timeutil import utcnow
 from gateway.service.app import create_app
 from gateway.service.observability import METRICS_KEY
 from gateway.web import labels
-from tests.conftest import Server, Tenants, running_server
-from tests.observability.helpers import running, scrape, value
+from tests.support.data import Tenants
+from tests.support.metrics import running, scrape, value
+from tests.support.server import Server, running_server
 
 QUERY = "query OpenIncidents { incidents(first: 2) { totalCount } }"
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from gateway.domain.settings import Settings
-from tests.conftest import Server
-from tests.sla.helpers import eventually
+from tests.support.server import Server
+from tests.support.sla import eventually
 
 REPORT_FIELDS = "id kind status error content markdown html startedAt completedAt"
 GENERATE = """mutation($input: GenerateReportInput!) {

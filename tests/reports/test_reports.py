@@ -18,9 +18,9 @@ from gateway.domain.settings import Settings
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Report, Workspace
 from gateway.domain.timeutil import isoformat_z, utcnow
-from tests.conftest import Server, running_server
 from tests.reports.conftest import fetch, finished, generate
-from tests.sla.helpers import incident_at, workspace_with_key
+from tests.support.server import Server, running_server
+from tests.support.sla import incident_at, workspace_with_key
 
 SVG = "{http://www.w3.org/2000/svg}"
 M = timedelta(minutes=1)

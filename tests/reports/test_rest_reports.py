@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 
 from gateway.domain.storage.engine import Database
 from gateway.domain.timeutil import isoformat_z
-from tests.conftest import Server
 from tests.reports.test_reports import SVG, D, seed_week
-from tests.sla.helpers import eventually, workspace_with_key
+from tests.support.server import Server
+from tests.support.sla import eventually, workspace_with_key
 
 
 async def test_report_through_rest(server: Server, db: Database) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gateway.domain.settings import Settings
-from tests.conftest import Server
+from tests.support.server import Server
 
 _ABSENT = object()
 

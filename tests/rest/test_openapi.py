@@ -24,8 +24,9 @@ from schemathesis.specs.openapi.checks import (
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Workspace
 from rest_compat.routes import ROUTES
-from tests.conftest import Server, Tenants
 from tests.rest.conftest import Rest
+from tests.support.data import Tenants
+from tests.support.server import Server
 
 CHECKS = [
     not_a_server_error,

@@ -7,8 +7,9 @@ from typing import Any
 
 from gateway.domain.storage.engine import Database
 from gateway.domain.timeutil import utcnow
-from tests.conftest import Server, Tenants, make_incident
 from tests.rest.conftest import Rest
+from tests.support.data import Tenants, make_incident
+from tests.support.server import Server
 
 
 async def walk(rest: Rest, path: str, key: str, limit: int, **params: str) -> list[dict[str, Any]]:

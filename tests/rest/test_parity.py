@@ -11,8 +11,9 @@ import pytest
 
 from gateway.domain.storage import models
 from rest_compat.documents import load_document
-from tests.conftest import Server, Tenants, make_note
 from tests.rest.conftest import Rest
+from tests.support.data import Tenants, make_note
+from tests.support.server import Server
 
 INCIDENT = """id number title status severity assignee alertCount createdAt updatedAt
   acknowledgedAt resolvedAt workspace { id }"""

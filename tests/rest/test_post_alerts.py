@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import Tenants
 from tests.ingest.conftest import row_counts
 from tests.rest.conftest import Rest
+from tests.support.data import Tenants
 
 
 async def test_created_then_deduplicated(rest: Rest, tenants: Tenants) -> None:

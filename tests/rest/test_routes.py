@@ -13,8 +13,8 @@ from gateway.domain.storage import models
 from gateway.domain.storage.engine import Database
 from gateway.domain.timeutil import utcnow
 from rest_compat.routes import ROUTES
-from tests.conftest import Tenants, make_incident
 from tests.rest.conftest import Rest
+from tests.support.data import Tenants, make_incident
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

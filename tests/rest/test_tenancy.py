@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from rest_compat.routes import ROUTES
-from tests.conftest import Tenant, Tenants
 from tests.rest.conftest import Rest
+from tests.support.data import Tenant, Tenants
 
 ID_ROUTES = [route for route in ROUTES if "{id}" in route.path]
 LIST_ROUTES = [route for route in ROUTES if route.method == "GET" and "{id}" not in route.path]

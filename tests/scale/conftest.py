@@ -1,8 +1,9 @@
 """Fixtures for the scale-out suites: the real app in this process with its event hub in reach
 (to wait until a subscription is registered before causing its event), and, for the
 multi-process tests, a PostgreSQL database of their own (a fresh one from
-`tests.backends.create_empty_postgres_database`, dropped afterwards, so nothing clashes with the
-other suites' databases on the same server) served by real `seliq-gateway serve` processes."""
+`tests.support.backends.create_empty_postgres_database`, dropped afterwards, so nothing
+clashes with the other suites' databases on the same server) served by real `seliq-gateway
+serve` processes."""
 
 from __future__ import annotations
 
@@ -25,11 +26,11 @@ from gateway.domain.settings import Settings
 from gateway.domain.storage.engine import Database
 from gateway.service.app import create_app
 from gateway.service.lifecycle import BROKER_KEY
-from tests.backends import create_empty_postgres_database, drop_postgres_database, run_aside
-from tests.conftest import Server
-from tests.e2e.procs import EXECUTABLE, cli_env, free_port, run_cli
-from tests.services import require_postgres
-from tests.sla.helpers import workspace_with_key
+from tests.support.backends import create_empty_postgres_database, drop_postgres_database, run_aside
+from tests.support.procs import EXECUTABLE, cli_env, free_port, run_cli
+from tests.support.server import Server
+from tests.support.services import require_postgres
+from tests.support.sla import workspace_with_key
 
 
 @dataclass

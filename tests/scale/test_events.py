@@ -24,8 +24,8 @@ from gateway.domain.events.hub import (
 from gateway.domain.incidents.timeline import record
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Incident
-from tests.conftest import Tenants
-from tests.services import require_postgres, require_redis
+from tests.support.data import Tenants
+from tests.support.services import require_postgres, require_redis
 
 
 def event(number: int = 0, workspace: str = "ws_a", topic: str = INCIDENT_EVENT) -> Event:

@@ -31,10 +31,10 @@ from sqlmodel import col
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert, Report, TimelineEvent, Workspace
 from gateway.domain.timeutil import utcnow
-from tests.e2e.procs import EXECUTABLE, cli_env, free_port, run_cli
 from tests.scale.conftest import Gateway, ScaleDatabase, start_gateway
-from tests.scale.wsclient import ConnectionClosed, WSClient, connect
-from tests.sla.helpers import incident_at
+from tests.support.procs import EXECUTABLE, cli_env, free_port, run_cli
+from tests.support.sla import incident_at
+from tests.support.wsclient import ConnectionClosed, WSClient, connect
 
 EVENTS = "subscription($ws: ID) { incidentEvents(workspaceId: $ws) { id type data " \
     "incident { id title } } }"

@@ -26,8 +26,8 @@ from gateway.domain.settings import Settings
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Report, Workspace
 from gateway.domain.timeutil import utcnow
-from tests.conftest import running_server
-from tests.sla.helpers import eventually, workspace_with_key
+from tests.support.server import running_server
+from tests.support.sla import eventually, workspace_with_key
 
 
 async def queue(db: Database, workspace: Workspace, count: int = 1, **values: Any) -> list[str]:

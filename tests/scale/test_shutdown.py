@@ -21,9 +21,9 @@ from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert
 from gateway.service.app import create_app
 from gateway.service.processes import serve_app
-from tests.conftest import Tenants
-from tests.e2e.procs import free_port
-from tests.scale.wsclient import ConnectionClosed, connect
+from tests.support.data import Tenants
+from tests.support.procs import free_port
+from tests.support.wsclient import ConnectionClosed, connect
 
 
 class Running:

@@ -22,10 +22,10 @@ from gateway.domain.storage.models import ApiKey, Incident, Report, TimelineEven
 from gateway.domain.tenancy.auth import hash_secret, revoke_key
 from gateway.domain.timeutil import utcnow
 from gateway.service.http import websocket
-from tests.conftest import Tenants
 from tests.ingest.conftest import make_hook, post
 from tests.scale.conftest import LiveServer, start_live, stop_live
-from tests.scale.wsclient import ConnectionClosed, WSClient, connect
+from tests.support.data import Tenants
+from tests.support.wsclient import ConnectionClosed, WSClient, connect
 
 EVENTS = "subscription($ws: ID, $inc: ID) { incidentEvents(workspaceId: $ws, incidentId: $inc) " \
     "{ id type actor data incident { id title status } } }"

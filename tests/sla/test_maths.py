@@ -33,8 +33,8 @@ from gateway.domain.sla import policy as sla
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Workspace
 from gateway.domain.timeutil import isoformat_z, parse_iso, utcnow
-from tests.conftest import Server
-from tests.sla.helpers import incident_at, workspace_with_key
+from tests.support.server import Server
+from tests.support.sla import incident_at, workspace_with_key
 
 S = timedelta(seconds=1)
 H = timedelta(hours=1)

@@ -12,8 +12,8 @@ from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Workspace
 from gateway.domain.timeutil import isoformat_z, utcnow
 from gateway.service.cli import main
-from tests.conftest import Server
-from tests.sla.helpers import incident_at, workspace_with_key
+from tests.support.server import Server
+from tests.support.sla import incident_at, workspace_with_key
 
 H = timedelta(hours=1)
 ROLLUP = """query($ws: ID, $since: DateTime, $until: DateTime, $children: Boolean!) {

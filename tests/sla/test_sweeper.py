@@ -18,8 +18,8 @@ from gateway.domain.storage.models import Incident, TimelineEvent
 from gateway.domain.timeutil import isoformat_z, utcnow
 from gateway.service.app import create_app
 from gateway.service.lifecycle import SWEEPER_KEY
-from tests.conftest import Server
-from tests.sla.helpers import eventually, incident_at, workspace_with_key
+from tests.support.server import Server
+from tests.support.sla import eventually, incident_at, workspace_with_key
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)

@@ -17,8 +17,9 @@ from gateway.domain.settings import Settings
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert, Incident
 from gateway.domain.timeutil import utcnow
-from tests.conftest import Server, make_incident, running_server
-from tests.sla.helpers import workspace_with_key
+from tests.support.data import make_incident
+from tests.support.server import Server, running_server
+from tests.support.sla import workspace_with_key
 
 MODEL_TEXT = "Disk on web-01 is nearly full (7 alerts). Check the log volume first."
 

@@ -17,8 +17,8 @@ from gateway.domain.summaries.summarizer import (
     facts_of,
 )
 from gateway.service.chat_client import chat_url, summarizer_for
-from tests.conftest import Server
 from tests.summaries.conftest import MODEL_TEXT, AlertCase, FakeProvider
+from tests.support.server import Server
 
 ONE = """query($id: ID!) { alert(id: $id) { summary { text generatedBy generatedAt } } }"""
 LIST = """{ alerts(first: 50) { nodes { id summary { text generatedBy } } } }"""

@@ -25,7 +25,7 @@ from sqlmodel import SQLModel
 
 import gateway.domain.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from gateway.domain.storage import migrate
-from tests.services import CI_POSTGRES_URL, POSTGRES_ENV, require_postgres
+from tests.support.services import CI_POSTGRES_URL, POSTGRES_ENV, require_postgres
 
 SQLITE = "sqlite"
 POSTGRES = "postgres"

@@ -12,7 +12,7 @@ from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Incident, Workspace
 from gateway.domain.tenancy.auth import create_key
 from gateway.domain.tenancy.workspaces import create_workspace
-from tests.conftest import make_incident
+from tests.support.data import make_incident
 
 T = TypeVar("T")
 
