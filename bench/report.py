@@ -135,8 +135,8 @@ def write(
     if not history.exists():
         history.write_text(
             "# Benchmark history\n\n"
-            "One line per `python -m bench` run (`make bench`); see the README's Performance "
-            "section for what each ratio means and its target.\n\n"
+            "One line per `python -m bench` run (`make bench`); see docs/performance.md "
+            "for what each ratio means and its target.\n\n"
             "| date (UTC) | mode | commit | " + " | ".join(ORDER) + " | machine |\n"
             "|---|---|---|" + "---|" * len(ORDER) + "---|\n"
         )

@@ -136,7 +136,7 @@ ROUTES: tuple[Route, ...] = (
         body=RawBody(
             "input.rawBody",
             "An alert: the generic body, a batch `{alerts: [...]}`, an Alertmanager or Grafana "
-            "webhook, or any JSON object (see the README).",
+            "webhook, or any JSON object (docs/api.md, Alert ingestion).",
         ),
         result=Payload(
             "ingestAlert", None, INGESTED_ALERT, 201,

@@ -1,7 +1,7 @@
 """`GraphQLExecutor`: the one entry point the HTTP doors use to run an operation.
 
-The gateway's /graphql handler receives it from the app factory typed as `gateway.web.operations.
-Executor`, so the dependency arrows stay `rest_compat -> schema -> gateway`.
+The gateway's /graphql handler and the REST rows receive it from the app factory typed as
+`gateway.web.operations.Executor`, so neither imports the schema (docs/architecture.md).
 """
 
 from __future__ import annotations

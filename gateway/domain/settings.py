@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API (CORS, and WebSocket Origin checks), comma-separated;
     # none by default.
     cors_origins: str = ""
-    # GraphQL query limits, checked before execution (see README "Rate limits and query limits").
+    # GraphQL query limits, checked before execution (docs/api.md, "Rate limits and query limits").
     query_max_depth: int = Field(10, ge=1)
     query_max_aliases: int = Field(15, ge=0)
     query_max_tokens: int = Field(2000, ge=10)

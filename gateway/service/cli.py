@@ -15,16 +15,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.domain.errors import DomainError
-from gateway.domain.ingest import commands as ingest_commands
 from gateway.domain.settings import Settings, SettingsError, load_settings
-from gateway.domain.sla import commands as sla_commands
-from gateway.domain.storage import copy as dbcopy
 from gateway.domain.storage import migrate
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import ApiKey, Workspace
 from gateway.domain.tenancy.auth import create_key, list_keys, revoke_key
 from gateway.domain.tenancy.workspaces import all_workspaces, create_workspace, find_workspace
 from gateway.domain.timeutil import isoformat_z
+from gateway.service.commands import database as dbcopy
+from gateway.service.commands import sla as sla_commands
+from gateway.service.commands import webhooks as ingest_commands
 from gateway.service.logs import configure_logging
 from gateway.service.prepare import CommandError, ensure_schema, seed_demo
 from gateway.service.server import serve

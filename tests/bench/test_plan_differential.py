@@ -1,5 +1,5 @@
 """The cached execution plans (schema/plan/) answer exactly what the standard executor answers:
-a few hundred generated documents, each run through an executor without plans and through one
+150 generated documents (by default), each run through an executor without plans and through one
 whose plan has been learned, must give the same bytes (data, errors, extensions). Documents
 plans support must actually be answered by the plan, not by the fall-back. It runs on each
 database backend of the suite (SQLite, and PostgreSQL when the suite runs there): plans read

@@ -1,4 +1,4 @@
-"""SLAs: the policy per workspace, due dates and breach flags per incident, and the summary maths.
+"""SLA policies: acknowledge and resolve targets per workspace and severity, and their updates.
 
 Policy. Acknowledge and resolve targets per severity, stored in `Workspace.sla_policy` (JSON) as
 `{"critical": {"ack_seconds": 900, "resolve_seconds": 14400}, ...}`. Severities missing from the

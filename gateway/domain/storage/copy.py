@@ -18,7 +18,6 @@ Rules:
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,7 +29,6 @@ from sqlmodel import SQLModel
 
 import gateway.domain.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from gateway.domain.errors import DomainError
-from gateway.domain.settings import Settings
 from gateway.domain.storage import migrate
 from gateway.domain.storage.engine import Database
 
@@ -41,18 +39,6 @@ class CopyRefused(DomainError):
     """The copy cannot start (or was rolled back); nothing was written to the target."""
 
     code = "CONFLICT"
-
-
-def add_parser(db_commands: Any) -> None:
-    """`db copy` under the CLI's `db` group."""
-    copy = db_commands.add_parser(
-        "copy", help="copy every row from one migrated database into another, empty one"
-    )
-    copy.add_argument("--from", dest="source", required=True, help="source database URL")
-    copy.add_argument(
-        "--to", dest="target", required=True,
-        help="target database URL (migrated to head with `db upgrade`, and empty)",
-    )
 
 
 def safe_url(url: str) -> str:
@@ -185,8 +171,3 @@ async def copy_database(source_url: str, target_url: str) -> dict[str, Any]:
         "to": safe_url(target_url),
         "revision": migrate.head_revision(),
     }
-
-
-async def run_command(db: Database, settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    """The CLI handler (`--database` plays no part: both URLs are given)."""
-    return await copy_database(args.source, args.target)
