@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-import orjson
 from aiohttp import web
 
+from gateway.domain import jsontext
 from gateway.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from gateway.domain.timeutil import parse_iso
+from gateway.domain.timeutil import OutOfRange, parse_iso
 from rest_compat.errors import invalid_request, validation_failed
 from rest_compat.shapes import TIMESTAMP, EnumType, with_null
 
@@ -44,6 +44,8 @@ def _shown(raw: str) -> str:
 def _parse_timestamp(raw: str) -> datetime:
     try:
         return parse_iso(raw)
+    except OutOfRange:
+        raise
     except (ValueError, OverflowError):
         raise ValueError(
             "must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z, "
@@ -183,6 +185,9 @@ class Param:
 
     def bind(self, request: web.Request, values: dict[str, Any], variables: dict[str, Any]) -> None:
         raw = self.raw_value(request)
+        if raw is not None and (reason := jsontext.unstorable_text(raw)) is not None:
+            where = "header" if self.location == "header" else "parameter"
+            raise invalid_request(f"{where} `{self.name}` {reason}", field=self.name)
         if raw is None or raw == "":
             if self.default is None:
                 return
@@ -249,9 +254,9 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     if not raw.strip():
         raise invalid_request("the request body is empty; send a JSON object")
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise invalid_request(f"the request body is not valid JSON: {exc}") from None
+        body = jsontext.loads(raw, what="the request body")
+    except jsontext.BadJson as exc:
+        raise invalid_request(exc.message, field=exc.path) from None
     if not isinstance(body, dict):
         kind = "an array" if isinstance(body, list) else f"a {type(body).__name__}"
         raise invalid_request(f"the request body must be a JSON object, not {kind}")

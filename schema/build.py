@@ -14,11 +14,8 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -52,12 +49,8 @@ def build_schema(
     limits: Limits | None = None, *, with_extensions: bool = True
 ) -> strawberry.Schema:
     limits = limits or Limits()
-    # The limiters' rule classes are made once: ValidationCache keys on the rule classes, and
-    # the limiters' own factories would make new ones per request, so it would never hit.
-    rules = [
-        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
-    ]
+    # Depth and aliases are checked by schema.limits before execution, in one linear walk:
+    # Strawberry's QueryDepthLimiter and MaxAliasesLimiter expand every fragment spread.
     return SeliqSchema(
         query=Query,
         mutation=Mutation,
@@ -67,17 +60,26 @@ def build_schema(
         extensions=[] if not with_extensions else [  # none: the T5 benchmark baseline
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
-            lambda: AddValidationRules(rules),  # depth, then aliases
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         ],
     )
+
+
+# graphql-core stops validating a document that would cost it too much (comparing hundreds of
+# same-named fields pair by pair, or walking shared fragments) and says only this.
+ABORTED_REASONS = {
+    "Validation aborted.": (
+        "validation aborted: the document is too costly to validate (too many fields with the "
+        "same name to compare, or too much work in shared fragments); send a smaller document"
+    ),
+}
 
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     """The JSON form of one error: known errors keep their message and code; anything
     unexpected becomes "Unexpected error" with the request id, and is logged, never shown."""
     original = error.original_error
-    payload: dict[str, Any] = {"message": error.message}
+    payload: dict[str, Any] = {"message": ABORTED_REASONS.get(error.message, error.message)}
     extensions: dict[str, Any] = dict(error.extensions or {})
     if isinstance(original, DomainError):
         payload["message"] = original.message

@@ -15,6 +15,7 @@ from typing import Any
 
 import strawberry
 
+from gateway.domain import jsontext
 from gateway.domain.errors import DomainError, InvalidInput, Unavailable
 from gateway.domain.ingest import deliveries, formats, idempotency, pipeline
 from gateway.domain.ingest.errors import STATUS_FOR_CODE
@@ -175,6 +176,8 @@ def _request_of(input: IngestAlertInput) -> tuple[Any, str | None]:
         )
         if present
     ]
+    jsontext.require_storable(input.source, "source")
+    jsontext.require_storable(input.idempotency_key, "idempotencyKey")
     if len(given) > 1:
         raise InvalidInput(
             f"send one of typed fields, `payload` or `rawBody`; got {' and '.join(given)}",
@@ -183,6 +186,7 @@ def _request_of(input: IngestAlertInput) -> tuple[Any, str | None]:
     if input.raw_body is not None:
         return formats.decode(input.raw_body), input.source
     if input.payload is not None:
+        jsontext.require_storable(input.payload, "payload")
         return input.payload, input.source
     if not typed:
         raise InvalidInput(

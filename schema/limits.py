@@ -1,9 +1,15 @@
 """Query limits and cost, checked before anything executes.
 
-Depth, aliases and tokens use Strawberry's validation extensions (see build.py). This module adds
-what needs the variables too: page sizes, `nodes(ids:)` and input list lengths, directives, root
-fields, the estimated number of nodes a query may return, and its cost by GitHub's method: the
-number of requests it would need if every connection were full, divided by 100, at least 1.
+Tokens are limited while parsing (graphql-core's `max_tokens`). Everything else is one walk over
+the document with the variables at hand: depth, aliases, root fields, page sizes, `nodes(ids:)`
+and input list lengths, directives, the estimated number of nodes a query may return, and its
+cost by GitHub's method: the number of requests it would need if every connection were full,
+divided by 100, at least 1.
+
+The walk costs each selection set once per parent type and reuses the figures wherever the same
+fragment is spread, so its work is linear in the size of the document whatever its shape (the
+depth and alias limiters Strawberry ships expand every spread, which is exponential for fragments
+that spread the next one twice). Figures are those of the fully expanded document.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from graphql import (
 )
 from graphql.language import Visitor, visit
 
+from gateway.domain import jsontext
 from gateway.domain.metrics import record_rate_limited
 from gateway.domain.pagination import DEFAULT_PAGE_SIZE
 from gateway.domain.ratelimit.local import Decision, Limiter
@@ -65,10 +72,25 @@ class LimitExceeded(Exception):
 class Estimate:
     requests: int = 0
     nodes: int = 0
+    visits: int = 0  # selections the checks looked at (linear in the document; tests count it)
 
     @property
     def cost(self) -> int:
         return max(1, round(self.requests / 100))
+
+
+@dataclass
+class _Cost:
+    """What one selection set costs under one parent type, for ONE parent object: the figures a
+    parent multiplies by its own count. Computed once per (selection set, type) and reused for
+    every spread of the same fragment, so the walk is linear in the document's size however its
+    fragments nest (a fragment spread twice in each of 20 fragments is not walked 2**20 times)."""
+
+    requests: int = 0
+    nodes: int = 0
+    depth: int = 0  # levels of selection sets, this one included
+    aliases: int = 0
+    fields: int = 0  # fields with fragments expanded (the root fields, at the root)
 
 
 @dataclass
@@ -77,7 +99,9 @@ class _Walk:
     fragments: dict[str, FragmentDefinitionNode]
     variables: dict[str, Any]
     limits: Limits
-    estimate: Estimate = field(default_factory=Estimate)
+    costs: dict[tuple[int, str], _Cost] = field(default_factory=dict)
+    active: set[tuple[int, str]] = field(default_factory=set)
+    visits: int = 0  # selections looked at: the work of the checks, linear in the document
 
 
 @lru_cache(maxsize=512)
@@ -100,7 +124,9 @@ def analyse(
     variables: dict[str, Any] | None,
     limits: Limits,
 ) -> Estimate:
-    """Check the limits that need variables and return the operation's estimate."""
+    """Check the limits that need variables and return the operation's estimate. One walk, in
+    time linear in the document's size: depth, aliases, root fields, page and list sizes, and
+    the estimated nodes and requests (fragments costed once per type they are spread into)."""
     operation = _operation(document, operation_name)
     if operation is None:
         return Estimate(requests=1)
@@ -110,21 +136,26 @@ def analyse(
     }
     root = schema.get_root_type(operation.operation)
     walk = _Walk(schema, fragments, variables or {}, limits)
-    roots = _fields(walk, operation.selection_set, frozenset())
-    if len(roots) > limits.max_root_fields:
+    cost = _cost(walk, root, operation.selection_set) if root is not None else _Cost()
+    if cost.fields > limits.max_root_fields:
         raise LimitExceeded(
-            f"the operation selects {len(roots)} root fields; the limit is {limits.max_root_fields}"
+            f"the operation selects {cost.fields} root fields; the limit is "
+            f"{limits.max_root_fields}"
         )
-    if isinstance(root, GraphQLObjectType):
-        _visit(walk, root, operation.selection_set, 1, frozenset(), 1)
-    walk.estimate.requests = max(walk.estimate.requests, 1)
-    if walk.estimate.nodes > limits.max_nodes:
+    if cost.depth > limits.max_depth:
+        raise LimitExceeded(f"the operation is nested deeper than {limits.max_depth} levels")
+    if cost.aliases > limits.max_aliases:
         raise LimitExceeded(
-            f"the query could return up to {walk.estimate.nodes} nodes; the limit is "
+            f"the operation uses {cost.aliases} aliases (fragments counted where they are "
+            f"spread); the limit is {limits.max_aliases}"
+        )
+    if cost.nodes > limits.max_nodes:
+        raise LimitExceeded(
+            f"the query could return up to {cost.nodes} nodes; the limit is "
             f"{limits.max_nodes}: ask for smaller pages (`first`)",
             code="COST_LIMIT",
         )
-    return walk.estimate
+    return Estimate(requests=max(cost.requests, 1), nodes=cost.nodes, visits=walk.visits)
 
 
 def estimate(
@@ -140,6 +171,10 @@ def estimate(
     sees the parsed document before the analysis and may refuse it by raising GraphQLError."""
     try:
         check_text(query, limits)
+        if (reason := jsontext.unstorable_text(query)) is not None:
+            return [GraphQLError(f"the document {reason}", extensions={"code": "BAD_USER_INPUT"})]
+        if variables and (refused := _unstorable_variables(variables)) is not None:
+            return [refused]
         document = parse_document(query, limits.max_tokens)
         if check is not None:
             check(document)
@@ -148,6 +183,18 @@ def estimate(
         return [as_graphql_error(exc)]
     except GraphQLError as exc:
         return [exc]
+    except RecursionError:  # a literal nested past Python's stack, in graphql-core's helpers
+        return [as_graphql_error(LimitExceeded("the document nests values too deeply"))]
+
+
+def _unstorable_variables(variables: dict[str, Any]) -> GraphQLError | None:
+    """Nesting and NUL in the variables, as for bodies: the HTTP doors decode theirs with
+    `jsontext.loads` (which checks), a WebSocket `subscribe` arrives here unchecked."""
+    try:
+        jsontext.check(variables, what="the variables")
+    except jsontext.BadJson as exc:
+        return GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT", "field": exc.path})
+    return None
 
 
 async def charge(limiter: Limiter, principal: Principal, cost: int) -> Decision:
@@ -205,23 +252,6 @@ def _check_directives(document: DocumentNode, limits: Limits) -> None:
         raise LimitExceeded(f"{count} directives; the limit is {limits.max_directives}")
 
 
-def _fields(walk: _Walk, selection_set: SelectionSetNode, seen: frozenset[str]) -> list[FieldNode]:
-    """The fields of a selection set with fragments expanded (cycles are cut, and reported by
-    the standard validation)."""
-    found: list[FieldNode] = []
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            found.append(selection)
-        elif isinstance(selection, InlineFragmentNode):
-            found.extend(_fields(walk, selection.selection_set, seen))
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = walk.fragments.get(name)
-            if fragment is not None and name not in seen:
-                found.extend(_fields(walk, fragment.selection_set, seen | {name}))
-    return found
-
-
 def _value(walk: _Walk, node: ValueNode | None) -> Any:
     if node is None:
         return None
@@ -230,42 +260,70 @@ def _value(walk: _Walk, node: ValueNode | None) -> Any:
     return value_from_ast_untyped(node, walk.variables)
 
 
-def _visit(
-    walk: _Walk,
-    parent: GraphQLObjectType,
-    selection_set: SelectionSetNode,
-    multiplier: int,
-    seen: frozenset[str],
-    depth: int,
-) -> None:
-    if depth > walk.limits.max_depth:
-        raise LimitExceeded(
-            f"the operation is nested deeper than {walk.limits.max_depth} levels"
-        )
-    for node in _fields(walk, selection_set, seen):
-        definition = parent.fields.get(node.name.value)
-        if definition is None:
-            continue  # unknown fields are the standard validation's job
-        arguments = {arg.name.value: _value(walk, arg.value) for arg in node.arguments or ()}
-        _check_lists(walk, node, arguments)
-        named = get_named_type(definition.type)
-        size = 1
-        if named.name.endswith("Connection"):
-            size = _page_size(walk, arguments)
-            walk.estimate.requests += multiplier
-            walk.estimate.nodes += multiplier * size
-        elif node.name.value == "nodes" and isinstance(arguments.get("ids"), list):
-            size = len(arguments["ids"])
-            if size > walk.limits.max_node_ids:
-                raise LimitExceeded(
-                    f"`nodes(ids:)` takes at most {walk.limits.max_node_ids} ids; got {size}"
-                )
-            walk.estimate.nodes += multiplier * size
-        if node.selection_set is None:
+def _cost(walk: _Walk, parent: Any, selection_set: SelectionSetNode) -> _Cost:
+    """The cost of `selection_set` under `parent`, memoised. A fragment that spreads itself is
+    cut (the standard validation reports the cycle)."""
+    key = (id(selection_set), getattr(parent, "name", ""))
+    known = walk.costs.get(key)
+    if known is not None:
+        return known
+    if key in walk.active:
+        return _Cost()
+    walk.active.add(key)
+    total = _Cost(depth=1)
+    for selection in selection_set.selections:
+        walk.visits += 1
+        if isinstance(selection, FieldNode):
+            _add_field(walk, parent, selection, total)
             continue
-        targets = _object_types(walk.schema, named)
-        for target in targets:
-            _visit(walk, target, node.selection_set, multiplier * size, seen, depth + 1)
+        if isinstance(selection, InlineFragmentNode):
+            inner = _cost(walk, parent, selection.selection_set)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = walk.fragments.get(selection.name.value)
+            if fragment is None:
+                continue
+            inner = _cost(walk, parent, fragment.selection_set)
+        else:
+            continue
+        total.requests += inner.requests
+        total.nodes += inner.nodes
+        total.aliases += inner.aliases
+        total.fields += inner.fields
+        total.depth = max(total.depth, inner.depth)
+    walk.active.discard(key)
+    walk.costs[key] = total
+    return total
+
+
+def _add_field(walk: _Walk, parent: Any, node: FieldNode, total: _Cost) -> None:
+    total.fields += 1
+    total.aliases += 1 if node.alias else 0
+    definition = getattr(parent, "fields", {}).get(node.name.value)
+    if definition is None:
+        return  # unknown fields are the standard validation's job; meta fields cost nothing
+    arguments = {arg.name.value: _value(walk, arg.value) for arg in node.arguments or ()}
+    _check_lists(walk, node, arguments)
+    named = get_named_type(definition.type)
+    size = 1
+    if named.name.endswith("Connection"):
+        size = _page_size(walk, arguments)
+        total.requests += 1
+        total.nodes += size
+    elif node.name.value == "nodes" and isinstance(arguments.get("ids"), list):
+        size = len(arguments["ids"])
+        if size > walk.limits.max_node_ids:
+            raise LimitExceeded(
+                f"`nodes(ids:)` takes at most {walk.limits.max_node_ids} ids; got {size}"
+            )
+        total.nodes += size
+    if node.selection_set is None:
+        return
+    for target in _object_types(walk.schema, named):
+        child = _cost(walk, target, node.selection_set)
+        total.requests += size * child.requests
+        total.nodes += size * child.nodes
+        total.aliases += child.aliases
+        total.depth = max(total.depth, 1 + child.depth)
 
 
 def _object_types(schema: GraphQLSchema, named: Any) -> list[GraphQLObjectType]:

@@ -43,6 +43,10 @@ def new_id(prefix: str) -> str:
 def prefix_of(value: str) -> str | None:
     """The known prefix of an id, or None for anything that is not one of ours."""
     head, sep, body = value.partition("_")
-    if not sep or head not in PREFIXES or not body or len(value) > 64:
+    if not sep or head not in PREFIXES or len(value) > 64:
+        return None
+    # Letters and digits only: anything else (a NUL, a quote, a lone surrogate) is not an id of
+    # ours, so it is answered "not found" without reaching the database.
+    if not (body.isascii() and body.isalnum()):
         return None
     return head

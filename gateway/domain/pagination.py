@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, bindparam, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
+from gateway.domain import ids
 from gateway.domain.errors import InvalidInput
 from gateway.domain.timeutil import parse_iso, to_utc
 
@@ -89,6 +90,9 @@ class Page(Generic[T]):
         return [self.cursor(index) for index in range(len(self.items))]
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def encode_cursor(sort_value: Any, row_id: str) -> str:
     if isinstance(sort_value, datetime):
         sort_value = to_utc(sort_value).isoformat()
@@ -101,14 +105,16 @@ def decode_cursor(cursor: str, *, is_datetime: bool, field: str = "after") -> tu
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(row_id, str):
+        if not isinstance(row_id, str) or ids.prefix_of(row_id) is None:
             raise ValueError("id")
         if is_datetime:
-            value = parse_iso(str(value))
-        elif not isinstance(value, int | str):
-            raise ValueError("value")
+            if not isinstance(value, str):
+                raise ValueError("value")
+            value = parse_iso(value)
+        elif type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
+            raise ValueError("value")  # the only other sort is a number (Incident.number)
         return value, row_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, RecursionError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput(f"`{field}` is not a valid cursor", field=field) from None
 
 

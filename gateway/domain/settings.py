@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(5, ge=0, le=300)
     # Requests running longer are cancelled (their database work too) and answered 504.
     request_timeout_seconds: float = Field(10, gt=0)
+    # A connection that has not sent its request's headers within this many seconds of opening
+    # (or of its previous answer) is closed; so is an idle keep-alive connection.
+    header_read_timeout_seconds: float = Field(15, gt=0, le=3600)
     # Scale-out. `serve --workers N`: processes sharing the port (SO_REUSEPORT).
     workers: int = Field(1, ge=1, le=64)
     # On SIGTERM: seconds requests in flight get to finish before they are cancelled.

@@ -6,6 +6,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+# What the gateway accepts as a time: the range Python's datetime holds, less a year at each end,
+# so that an offset, an SLA target or a window added to it can never overflow (PostgreSQL and
+# SQLite hold more). Outside it, a value is refused like any malformed one (ValueError).
+EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, tzinfo=UTC)
+
+
+class OutOfRange(ValueError):
+    """A well-formed time the gateway cannot hold; its message says so (callers that replace a
+    parse error by their own "must be ISO 8601" hint keep this one)."""
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -25,8 +36,27 @@ def isoformat_z(value: datetime) -> str:
 
 
 def parse_iso(value: str) -> datetime:
-    """Parse ISO 8601 (with `Z`, an offset, or naive meaning UTC); ValueError if it is not one."""
+    """Parse ISO 8601 (with `Z`, an offset, or naive meaning UTC); ValueError if it is not one,
+    or if it lies outside EARLIEST..LATEST (e.g. year 1 with a +01:00 offset, which is before
+    year 1 in UTC)."""
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    return to_utc(datetime.fromisoformat(text))
+    try:
+        parsed = to_utc(datetime.fromisoformat(text))
+    except OverflowError:
+        raise OutOfRange(
+            f"{text} is out of range: times must lie between years {EARLIEST.year} and "
+            f"{LATEST.year}"
+        ) from None
+    return in_range(parsed)
+
+
+def in_range(value: datetime) -> datetime:
+    """`value` (aware UTC) if between EARLIEST and LATEST; ValueError otherwise."""
+    if not EARLIEST <= value <= LATEST:
+        raise OutOfRange(
+            f"{isoformat_z(value)} is too {'early' if value < EARLIEST else 'late'}: times must "
+            f"lie between years {EARLIEST.year} and {LATEST.year}"
+        )
+    return value

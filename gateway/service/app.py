@@ -15,6 +15,7 @@ from gateway.domain.storage.engine import Database
 from gateway.domain.tenancy.auth import Principal
 from gateway.service import lifecycle
 from gateway.service.chat_client import summarizer_from_settings
+from gateway.service.http.connection import handler_args, set_server_header
 from gateway.service.http.cors import CORS_ORIGINS_KEY, cors
 from gateway.service.http.graphql import GraphQLHandler
 from gateway.service.http.health import DB_KEY, LIMITER_KEY, healthz, readyz
@@ -95,7 +96,11 @@ def _shutdown(subscriptions: SubscriptionView) -> Callable[[web.Application], Aw
 def create_app(settings: Settings, db: Database | None = None) -> web.Application:
     """Build the application. `db` may be passed in to share an engine (tests, benchmarks)."""
     database = db or Database(settings.database_url)
-    app = web.Application(middlewares=[cors, request_context], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[cors, request_context], client_max_size=1024 * 1024,
+        handler_args=handler_args(settings.header_read_timeout_seconds),
+    )
+    app.on_response_prepare.append(set_server_header)
     app[TIMEOUT_KEY] = settings.request_timeout_seconds
     app[CORS_ORIGINS_KEY] = settings.allowed_origins
     app[SETTINGS_KEY] = settings

@@ -38,6 +38,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.domain.settings import Settings
+from gateway.service.http.connection import GatewayRunner
 
 log = logging.getLogger("seliq.server")
 
@@ -55,7 +56,7 @@ async def serve_app(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve `app` until SIGTERM/SIGINT (or `stop` is set), then shut down cleanly."""
-    runner = web.AppRunner(app, handle_signals=False,
+    runner = GatewayRunner(app, handle_signals=False,
                            shutdown_timeout=settings.shutdown_grace_seconds)
     await runner.setup()
     stopping = stop or asyncio.Event()

@@ -1,11 +1,13 @@
-"""JSON responses through orjson (several times faster than the stdlib encoder on our bodies)."""
+"""JSON responses, encoded by `gateway.domain.jsontext` (orjson, several times faster than the
+stdlib encoder on our bodies, with exact integers beyond 64 bits)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
+
+from gateway.domain import jsontext
 
 
 def json_response(
@@ -15,7 +17,7 @@ def json_response(
     content_type: str = "application/json",
 ) -> web.Response:
     return web.Response(
-        body=orjson.dumps(body),
+        body=jsontext.dumps(body),
         status=status,
         headers=headers,
         content_type=content_type,

@@ -10,10 +10,12 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
+from aiohttp.web_runner import BaseRunner
 
 from gateway.domain.settings import Settings
 from gateway.domain.storage.engine import Database
 from gateway.service.app import create_app
+from gateway.service.http.connection import GatewayRunner
 
 
 @dataclass
@@ -49,11 +51,19 @@ class Server:
             return body
 
 
+class GatewayTestServer(TestServer):
+    """aiohttp's TestServer, serving through the gateway's own runner (its connection handler
+    answers malformed requests in our error shape), as `seliq-gateway serve` does."""
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        return GatewayRunner(self.app, **kwargs)
+
+
 @asynccontextmanager
 async def running_server(settings: Settings, db: Database) -> AsyncIterator[Server]:
     """The real app with `settings` on a loopback port, and a client for it."""
     app = create_app(settings, db=db)
-    test_server = TestServer(app, host="127.0.0.1")
+    test_server = GatewayTestServer(app, host="127.0.0.1")
     await test_server.start_server()
     try:
         async with aiohttp.ClientSession() as http:

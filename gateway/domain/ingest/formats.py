@@ -23,8 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from gateway.domain import jsontext
 from gateway.domain.errors import InvalidInput
 from gateway.domain.ingest.normalize import (
     GENERIC_KEYS,
@@ -55,11 +54,10 @@ def decode(body: str | bytes) -> Any:
             "the body is empty: send a JSON object describing the alert", field="payload"
         )
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(
-            f"the body is not valid JSON ({exc}): send one JSON object", field="payload"
-        ) from None
+        return jsontext.loads(body, what="the body")
+    except jsontext.BadJson as exc:
+        field = f"payload.{exc.path}" if exc.path else "payload"
+        raise InvalidInput(f"{exc.message}: send one JSON object", field=field) from None
 
 
 def parse(payload: Any, *, route_source: str | None = None, door_source: str = "api") -> Parsed:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from gateway.domain import jsontext
 from gateway.domain.errors import InvalidInput
 from gateway.domain.ingest.errors import IdempotencyKeyReused
 from gateway.domain.storage.models import IdempotencyRecord
@@ -34,7 +34,7 @@ class IdempotencyRequest:
 
 def request_hash(value: Any) -> str:
     """A stable hash of a JSON-able request (object keys sorted, so key order does not count)."""
-    canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    canonical = jsontext.dumps(value, sort_keys=True)
     return hashlib.sha256(canonical).hexdigest()
 
 

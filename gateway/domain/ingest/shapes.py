@@ -30,7 +30,7 @@ from gateway.domain.ingest.normalize import (
     kind_of,
 )
 from gateway.domain.ingest.severity import DEFAULT_SEVERITY, HELP, map_severity
-from gateway.domain.timeutil import parse_iso
+from gateway.domain.timeutil import OutOfRange, parse_iso
 
 # --- generic (strict) -----------------------------------------------------------------------
 
@@ -105,6 +105,8 @@ def generic(obj: dict[str, Any], prefix: str, default_source: str) -> AlertIn:
         given = obj["occurred_at"]
         try:
             occurred_at = parse_iso(given) if isinstance(given, str) else None
+        except OutOfRange as exc:
+            raise bad("occurred_at", str(exc)) from None
         except ValueError:
             occurred_at = None
         if occurred_at is None:

@@ -26,8 +26,14 @@ from sqlmodel import col
 from gateway.domain.errors import NotFound
 from gateway.domain.ingest.deliveries import DeliveryMeta
 from gateway.domain.storage.models import WebhookToken, Workspace
-from gateway.domain.tenancy.auth import Principal, hash_secret, note_revocation
+from gateway.domain.tenancy.auth import (
+    Principal,
+    hash_secret,
+    note_revocation,
+    well_formed_token,
+)
 from gateway.domain.tenancy.webhook_tokens import create_token
+from gateway.domain.tenancy.workspaces import SLUG_RE
 
 SIGNATURE_HEADER = "X-Seliq-Signature"
 SIGNATURE_TOLERANCE_SECONDS = 300
@@ -60,6 +66,8 @@ class WebhookTarget:
 
 async def find_webhook(session: AsyncSession, slug: str, token: str) -> WebhookTarget | None:
     """The workspace whose active webhook token is `token`, if its slug is `slug`."""
+    if not SLUG_RE.match(slug) or not well_formed_token(token):
+        return None  # cannot name a workspace or match a token: no lookup
     digest = hash_secret(token)
     stmt = (
         select(WebhookToken, Workspace)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -80,6 +81,17 @@ class Principal:
         return f"key:{self.key_name}"
 
 
+# RFC 6750's b64token: what a bearer credential may consist of. Our keys and webhook tokens are
+# url-safe base64 after their prefix; anything else (a NUL, bytes that are not UTF-8, a
+# surrogate) cannot match a stored key and is refused before it reaches the hash or the database.
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9._~+/-]+=*$")
+MAX_TOKEN_CHARACTERS = 512
+
+
+def well_formed_token(token: str) -> bool:
+    return len(token) <= MAX_TOKEN_CHARACTERS and _TOKEN_RE.match(token) is not None
+
+
 def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None
@@ -100,6 +112,8 @@ async def authenticate(
     token = bearer_token(authorization)
     if token is None:
         raise Unauthenticated("missing API key: send `Authorization: Bearer <key>`")
+    if not well_formed_token(token):
+        raise Unauthenticated("invalid or revoked API key")
     digest = hash_secret(token)
     found = (
         await session.execute(

@@ -34,7 +34,10 @@ async def descendant_ids(session: AsyncSession, root_id: str) -> list[str]:
 async def find_workspace(
     session: AsyncSession, ref: str, permitted_ids: frozenset[str] | None
 ) -> Workspace | None:
-    """A workspace by id or slug, or None; with `permitted_ids`, only among those."""
+    """A workspace by id or slug, or None; with `permitted_ids`, only among those. A reference
+    that is neither a well-formed id nor a well-formed slug finds nothing, without a query."""
+    if ids.prefix_of(ref) != ids.WORKSPACE and not SLUG_RE.match(ref):
+        return None
     column: Any = col(Workspace.id) if ids.prefix_of(ref) == ids.WORKSPACE else col(Workspace.slug)
     stmt = select(Workspace).where(column == ref)
     if permitted_ids is not None:

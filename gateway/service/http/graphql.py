@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from aiohttp import web
 
+from gateway.domain import jsontext
 from gateway.domain.errors import DomainError, Unauthenticated
 from gateway.domain.storage.engine import Database
 from gateway.service.http.persisted_queries import (
@@ -22,7 +22,7 @@ from gateway.service.http.persisted_queries import (
     PersistedQueryNotFound,
 )
 from gateway.web.jsonio import graphql_error_response, json_response, request_id_of
-from gateway.web.labels import OPERATION_KEY, graphql_operation_label, note_query_cost
+from gateway.web.labels import INVALID, OPERATION_KEY, graphql_operation_label, note_query_cost
 from gateway.web.operations import Executor, OperationRefused
 from gateway.web.principal import PRINCIPAL_KEY, principal_for
 
@@ -75,9 +75,6 @@ class GraphQLHandler:
             params = await _read_params(request)
         except OperationRefused as exc:
             return graphql_error_response(request, exc.status, exc.message, exc.code)
-        request[OPERATION_KEY] = graphql_operation_label(
-            params["query"] or "", params["operationName"]
-        )
         try:
             principal = await principal_for(request, self.db)
         except DomainError as exc:
@@ -95,8 +92,6 @@ class GraphQLHandler:
             )
         except OperationRefused as exc:
             return graphql_error_response(request, exc.status, exc.message, exc.code)
-        if query is not params["query"]:  # the document came from the persisted store
-            request[OPERATION_KEY] = graphql_operation_label(query, params["operationName"])
         try:
             outcome = await self.executor.run(
                 query,
@@ -109,6 +104,13 @@ class GraphQLHandler:
         except OperationRefused as exc:
             headers = {"Allow": "POST"} if exc.status == 405 else None
             return graphql_error_response(request, exc.status, exc.message, exc.code, headers)
+        # The metrics label and the access log's operation: taken only from an authenticated
+        # caller's document that validated, so nobody can fill the label set with made-up names
+        # (the first MAX_OPERATION_LABELS names a process sees become its labels).
+        request[OPERATION_KEY] = (
+            INVALID if outcome.not_executed
+            else graphql_operation_label(query, params["operationName"])
+        )
         note_query_cost(request, outcome.body)  # for the access log line
         strict = GRAPHQL_RESPONSE in request.headers.get("Accept", "")
         status = 400 if strict and outcome.not_executed else 200
@@ -128,22 +130,18 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
         for name in ("variables", "extensions"):
             if isinstance(raw.get(name), str):
                 try:
-                    raw[name] = orjson.loads(raw[name])
-                except orjson.JSONDecodeError:
-                    raise OperationRefused(
-                        f"`{name}` in the query string is not valid JSON", 400, "BAD_REQUEST"
-                    ) from None
+                    raw[name] = jsontext.loads(raw[name], what=f"`{name}` in the query string")
+                except jsontext.BadJson as exc:
+                    raise OperationRefused(exc.message, 400, "BAD_REQUEST") from None
     else:
         if request.content_type != "application/json":
             raise OperationRefused(
                 "POST /graphql takes Content-Type: application/json", 415, "UNSUPPORTED_MEDIA_TYPE"
             )
         try:
-            raw = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
-            raise OperationRefused(
-                "the request body is not valid JSON", 400, "BAD_REQUEST"
-            ) from None
+            raw = jsontext.loads(await request.read(), what="the request body")
+        except jsontext.BadJson as exc:
+            raise OperationRefused(exc.message, 400, "BAD_REQUEST") from None
         if isinstance(raw, list):
             raise OperationRefused(
                 "batched (array) requests are not supported; send one operation per request",

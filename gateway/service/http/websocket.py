@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import weakref
 from datetime import timedelta
@@ -46,6 +47,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types import ExecutionResult
 
+from gateway.domain import jsontext
 from gateway.domain.errors import DomainError, Unauthenticated
 from gateway.domain.events.hub import EventHub
 from gateway.domain.ratelimit.local import Limiter, RateLimited
@@ -245,6 +247,18 @@ class SubscriptionView(GraphQLView[SubscriptionContext, None]):
         self.shutting_down = False
 
     # --- the aiohttp side ---------------------------------------------------------------
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A message nested deeper than 64 levels closes the connection with 4400, as one that
+        is not JSON does. Text is checked where it is used: a key that cannot be one (a NUL, a
+        lone surrogate) is refused with 4403 like any bad key, and a `subscribe` whose variables
+        hold such text gets an error for that operation (`schema.limits.estimate`)."""
+        try:
+            value = json.loads(data)
+            jsontext.check(value, what="the message", text=False)
+        except (RecursionError, jsontext.BadJson) as exc:
+            raise json.JSONDecodeError(str(exc) or "too deeply nested", "", 0) from None
+        return value
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if self.shutting_down:
