@@ -68,11 +68,19 @@ async def test_the_apollo_round_trip(server: Server, tenants: Tenants) -> None:
     assert ids and ids <= {incident.id for incident in tenants.acme.incidents}
 
 
-async def test_a_hash_registered_by_one_tenant_runs_in_the_others_workspace(
+async def test_a_hash_registered_by_one_tenant_is_unknown_to_another(
     server: Server, tenants: Tenants
 ) -> None:
+    """The store is per calling workspace: a shared one would tell `other` whether `acme` had
+    sent this document. Registered by `other` too, it runs in `other`'s own workspace."""
     await send(server, {"query": DASHBOARD, "variables": {"first": 5}, "extensions": apq()},
                tenants.acme.key)
+    status, body, _ = await send(server, {"extensions": apq(), "variables": {"first": 5}},
+                                 tenants.other.key)
+    assert status == 200
+    assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    await send(server, {"query": DASHBOARD, "variables": {"first": 5}, "extensions": apq()},
+               tenants.other.key)
     status, body, _ = await send(server, {"extensions": apq(), "variables": {"first": 5}},
                                  tenants.other.key)
     assert status == 200

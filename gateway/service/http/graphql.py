@@ -84,7 +84,9 @@ class GraphQLHandler:
         request[PRINCIPAL_KEY] = principal
         try:
             # After authentication: only callers with a key can add documents to the store.
-            query = _require_query(self.persisted.resolve(params["query"], params["extensions"]))
+            query = _require_query(self.persisted.resolve(
+                params["query"], params["extensions"], principal.own_workspace_id
+            ))
         except PersistedQueryNotFound as exc:
             return graphql_error_response(
                 request, 200, str(exc), NOT_FOUND,

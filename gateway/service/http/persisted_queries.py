@@ -9,8 +9,10 @@ HTTP 200 with `PERSISTED_QUERY_NOT_FOUND` (Apollo's code and message), and the c
 query with the hash once; a query whose hash does not match is refused (400). Failures never
 store anything.
 
-Documents are kept per process, the most recently used `max_entries`, each within the query
-size limit; after a restart, or on another worker, a client simply registers again.
+Documents are kept per process and per calling workspace (the key's own), the most recently used
+`max_entries` in all, each within the query size limit; after a restart, or on another worker, a
+client simply registers again. Per workspace, because a shared store would tell one tenant
+whether another had sent a given document (its hash would run at once instead of "not found").
 """
 
 from __future__ import annotations
@@ -33,40 +35,41 @@ class PersistedQueryNotFound(Exception):
 
 
 class PersistedQueries:
-    """sha256 hex digest -> GraphQL document, least recently used dropped first."""
+    """(workspace, sha256 hex digest) -> GraphQL document, least recently used dropped first."""
 
     def __init__(
         self, max_entries: int = DEFAULT_MAX_ENTRIES, max_query_characters: int = 0
     ) -> None:
         self.max_entries = max_entries
         self.max_query_characters = max_query_characters  # 0: no limit of its own
-        self._documents: OrderedDict[str, str] = OrderedDict()
+        self._documents: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._documents)
 
-    def resolve(self, query: Any, extensions: Any) -> Any:
+    def resolve(self, query: Any, extensions: Any, scope: str = "") -> Any:
         """The query to run: `query` itself when no persisted query is asked for, the stored
-        document for a known hash, or `query` after checking and storing it under its hash."""
+        document for a hash `scope` (the caller's workspace) registered, or `query` after
+        checking and storing it under its hash."""
         if not isinstance(extensions, dict) or extensions.get("persistedQuery") is None:
             return query
         digest = _digest_of(extensions["persistedQuery"])
         if isinstance(query, str) and query:
             if hashlib.sha256(query.encode()).hexdigest() != digest:
                 raise OperationRefused("provided sha does not match query", 400, "BAD_REQUEST")
-            self._store(digest, query)
+            self._store((scope, digest), query)
             return query
-        document = self._documents.get(digest)
+        document = self._documents.get((scope, digest))
         if document is None:
             raise PersistedQueryNotFound(NOT_FOUND_MESSAGE)
-        self._documents.move_to_end(digest)
+        self._documents.move_to_end((scope, digest))
         return document
 
-    def _store(self, digest: str, query: str) -> None:
+    def _store(self, key: tuple[str, str], query: str) -> None:
         if self.max_query_characters and len(query) > self.max_query_characters:
             return  # the executor refuses it anyway; never keep what cannot run
-        self._documents[digest] = query
-        self._documents.move_to_end(digest)
+        self._documents[key] = query
+        self._documents.move_to_end(key)
         while len(self._documents) > self.max_entries:
             self._documents.popitem(last=False)
 
