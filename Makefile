@@ -29,10 +29,13 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# ruff, mypy, the import contracts, then what would break clients generated from the committed
+# schema.graphql (docs/api.md, "Schema for client code generation").
 lint: $(STAMP)
 	$(BIN)/ruff check gateway schema rest_compat tests bench
 	$(BIN)/mypy gateway schema rest_compat bench
 	$(BIN)/lint-imports
+	$(BIN)/seliq-gateway schema check schema.graphql
 
 clean:
 	rm -rf $(VENV) seliq.db seliq.db-wal seliq.db-shm test-artifacts

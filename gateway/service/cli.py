@@ -2,7 +2,8 @@
 
 Management commands print exactly one JSON object on stdout (the created key's secret appears
 there once and nowhere else); failures print `{"error": ...}` and exit non-zero. Every command
-honours SELIQ_DATABASE_URL (or --database).
+honours SELIQ_DATABASE_URL (or --database). `schema print` / `schema check` are the exception:
+they print the SDL or lines for `make lint`, and need no settings or database.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gateway.domain.tenancy.auth import create_key, list_keys, revoke_key
 from gateway.domain.tenancy.workspaces import all_workspaces, create_workspace, find_workspace
 from gateway.domain.timeutil import isoformat_z
 from gateway.service.commands import database as dbcopy
+from gateway.service.commands import schema as schema_commands
 from gateway.service.commands import sla as sla_commands
 from gateway.service.commands import webhooks as ingest_commands
 from gateway.service.logs import configure_logging
@@ -79,11 +81,14 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("demo", help="seed demo data and print a key")
     sla_commands.add_parsers(commands)  # sla show / sla set
+    schema_commands.add_parsers(commands)  # schema print / schema check
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "schema":  # SDL out, no settings or database (commands/schema.py)
+        return schema_commands.run(args)
     try:
         database = getattr(args, "serve_database", None) or args.database
         settings = load_settings(
