@@ -102,3 +102,164 @@ def rest_as_graphql_request(key: str, limit: int = 50, after: str | None = None)
     if after is not None:
         variables["after"] = after
     return graphql_request(f"graphql {name} first:{limit}", key, source, variables, name)
+
+
+# ---- T9: what a real SOC dashboard sends ---------------------------------------------------------
+# Each is timed against the bench dashboard (`DASHBOARD`) at the same page size. They are also
+# the documented dashboard examples that must never leave the cached plans
+# (tests/graphql/test_plan_coverage.py), and docs/performance.md lists them.
+
+INCIDENT_ROW = """fragment IncidentRow on Incident {
+  id number title status severity assignee alertCount createdAt updatedAt
+}
+"""
+
+TRIAGE = """query TriageQueue($first: Int!, $withSla: Boolean! = true) {
+  incidents(first: $first,
+            filter: {status: [TRIGGERED, ACKNOWLEDGED], severity: [CRITICAL, HIGH]}) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      ...IncidentRow
+      sla @include(if: $withSla) { ackDueAt resolveDueAt ackBreached resolveBreached }
+      alerts(first: 5) { nodes { id title severity status source receivedAt } }
+    }
+  }
+}
+""" + INCIDENT_ROW
+
+MY_QUEUE = """query MyQueue($first: Int!, $assignee: String!) {
+  incidents(first: $first, filter: {assignee: $assignee, status: [TRIGGERED, ACKNOWLEDGED]},
+            orderBy: {field: UPDATED_AT, direction: DESC}) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      ...IncidentRow
+      timeline(last: 3) { nodes { type at actor message } }
+    }
+  }
+}
+""" + INCIDENT_ROW
+
+SEARCH = """query Search($first: Int!, $text: String!) {
+  incidents(first: $first, filter: {query: $text}) {
+    totalCount
+    nodes {
+      ...IncidentRow
+      alerts(first: 3) { nodes { id title source } }
+    }
+  }
+}
+""" + INCIDENT_ROW
+
+RECENTLY_UPDATED = """query RecentlyUpdated($first: Int!) {
+  incidents(first: $first, orderBy: {field: UPDATED_AT, direction: DESC}) {
+    nodes {
+      ...IncidentRow
+      workspace { id slug name tier }
+      sla {
+        ackDueAt resolveDueAt ackBreached resolveBreached ackTargetSeconds resolveTargetSeconds
+      }
+      alerts(first: 5) { totalCount nodes { id title severity status source receivedAt } }
+    }
+  }
+}
+""" + INCIDENT_ROW
+
+INCIDENT_DETAIL = """query IncidentDetail($id: ID!) {
+  incident(id: $id) {
+    ...IncidentRow
+    acknowledgedAt resolvedAt
+    workspace {
+      id name
+      slaPolicy { isDefault targets { severity ackSeconds resolveSeconds } }
+    }
+    sla { ackDueAt resolveDueAt ackBreached resolveBreached }
+    alerts(first: 20) {
+      totalCount
+      nodes {
+        id title description severity status source fingerprint labels occurrences
+        firstSeenAt lastSeenAt
+        summary { text generatedBy generatedAt }
+      }
+    }
+    notes(first: 20) { totalCount nodes { id body author createdAt } }
+    timeline(first: 50) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id type at actor message data }
+    }
+  }
+}
+""" + INCIDENT_ROW
+
+MSSP_OVERVIEW = """query MsspOverview($first: Int!) {
+  workspaces(first: 20) {
+    totalCount
+    nodes {
+      id slug name tier
+      parent { id }
+      incidents(first: $first, filter: {status: [TRIGGERED, ACKNOWLEDGED]}) {
+        totalCount
+        nodes { id number title severity status assignee createdAt }
+      }
+      slaSummary { incidentsOpen ackBreaches resolveBreaches compliance }
+    }
+  }
+}
+"""
+
+NEXT_PAGE = DASHBOARD.replace("query Dashboard($first: Int!)",
+                              "query DashboardNextPage($first: Int!, $after: String)").replace(
+    "incidents(first: $first)", "incidents(first: $first, after: $after)"
+)
+
+ALERT_FEED = """query AlertFeed($first: Int!) {
+  alerts(first: $first, filter: {status: [FIRING], severity: [CRITICAL, HIGH]}) {
+    pageInfo { hasNextPage endCursor }
+    edges {
+      cursor
+      node {
+        id title severity status source occurrences receivedAt labels
+        incident { id number title status assignee }
+      }
+    }
+  }
+}
+"""
+
+REST_FILTERED = "/v1/incidents?status=triggered,acknowledged&severity=critical,high&limit={first}"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One operation of the T9 suite: a GraphQL document (its operation name is `name`) or a
+    REST path. `needs` names the variables taken from the data at run time: `id` (an incident
+    of the acting workspace), `after` (the dashboard's end cursor), `assignee` (an analyst with
+    open incidents)."""
+
+    name: str
+    query: str | None = None
+    variables: tuple[tuple[str, Any], ...] = ()
+    rest_path: str | None = None
+    needs: tuple[str, ...] = ()
+
+    def request(self, key: str, first: int, found: dict[str, Any]) -> Request:
+        if self.rest_path is not None:
+            return rest_request(key, self.rest_path.format(first=first))
+        assert self.query is not None
+        variables: dict[str, Any] = {"first": first} if "$first" in self.query else {}
+        variables.update(self.variables)
+        variables.update((need, found[need]) for need in self.needs)
+        return graphql_request(f"graphql {self.name}", key, self.query, variables, self.name)
+
+
+DASHBOARD_EXAMPLES: tuple[Example, ...] = (
+    Example("TriageQueue", TRIAGE),
+    Example("MyQueue", MY_QUEUE, needs=("assignee",)),
+    Example("Search", SEARCH, (("text", "disk"),)),
+    Example("RecentlyUpdated", RECENTLY_UPDATED),
+    Example("IncidentDetail", INCIDENT_DETAIL, needs=("id",)),
+    Example("MsspOverview", MSSP_OVERVIEW),
+    Example("DashboardNextPage", NEXT_PAGE, needs=("after",)),
+    Example("AlertFeed", ALERT_FEED),
+    Example("RestIncidentsFiltered", rest_path=REST_FILTERED),
+)

@@ -90,8 +90,7 @@ class GraphQLExecutor:
             body = {"errors": [format_error(err, request_id) for err in estimate], "data": None}
             return Outcome(body=body, not_executed=True)
         context.rate_limit = await self._charge(principal, estimate.cost)
-        plan = self.plans.get(query, operation_name)
-        data = None if plan is None else await self.plans.run(plan, variables, context)
+        data = await self.plans.answer(query, operation_name, variables, context)
         if data is not None:
             return Outcome(body={"data": data, "extensions": _cost(estimate)}, not_executed=False)
         try:

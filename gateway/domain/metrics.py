@@ -45,6 +45,7 @@ __all__ = [
     "Metrics",
     "bind_metrics",
     "metrics_scope",
+    "record_graphql_fallback",
     "record_ingested",
     "record_rate_limited",
     "record_webhook_refused",
@@ -100,6 +101,13 @@ class Metrics:
             "seliq_webhook_refused",
             "Webhook deliveries refused, by reason.",
             ("reason", *ws),
+            registry=self.registry,
+        )
+        self.graphql_fallbacks = Counter(
+            "seliq_graphql_fallbacks",
+            "GraphQL queries answered by the standard executor instead of a cached plan, by "
+            "reason (a fixed set: schema/plan/values.py REASONS).",
+            ("reason",),
             registry=self.registry,
         )
         # Report queue depth per workspace id (key None when not per workspace).
@@ -228,3 +236,11 @@ def record_rate_limited(bucket: str = "api", workspace_id: str | None = None) ->
     metrics = _current.get()
     if metrics is not None:
         metrics.rate_limited.labels(_text(bucket), *metrics.workspace_labels(workspace_id)).inc()
+
+
+def record_graphql_fallback(reason: str) -> None:
+    """Count one query the cached plans handed to the standard executor; `reason` comes from
+    the plans' fixed set (`schema.plan.values.REASONS`), never from the document."""
+    metrics = _current.get()
+    if metrics is not None:
+        metrics.graphql_fallbacks.labels(_text(reason)).inc()

@@ -18,6 +18,8 @@ it validates, limits included), and only when every field it selects is one the 
 the plan cannot coerce), goes to the standard executor, which gives the canonical answer or
 error. Its output equals the standard executor's for every operation it accepts; the
 differential test (tests/bench/test_plan_differential.py) checks that over generated queries.
+Every query the standard executor answers instead of a learned plan is counted in
+`seliq_graphql_fallbacks_total{reason}` and logged once per document (`Plans.answer`).
 
 Supported: the root `incidents` and `alerts` lists (no `filter`, no `orderBy`;
 `first/after/last/before`; `totalCount`), incident fields and `workspace { id }`, an incident's

@@ -36,7 +36,16 @@ from schema.plan.selections import (
     finish_connection,
 )
 from schema.plan.statements import Statements
-from schema.plan.values import FIELDS, PAGE_INFO_FIELDS, Column, Nested, Ref, Root, Unsupported
+from schema.plan.values import (
+    FIELDS,
+    NOT_A_QUERY,
+    PAGE_INFO_FIELDS,
+    Column,
+    Nested,
+    Ref,
+    Root,
+    Unsupported,
+)
 
 
 class Compiler:
@@ -51,21 +60,23 @@ class Compiler:
             if operation_name is None or (op.name is not None and op.name.value == operation_name)
         ]
         if len(chosen) != 1 or chosen[0].operation != OperationType.QUERY:
-            raise Unsupported("one query operation")
+            raise Unsupported(
+                "operation" if len(chosen) != 1 else NOT_A_QUERY, "one query operation"
+            )
         self.operation = chosen[0]
 
     def compile(self) -> Plan:
         if self.operation.directives:
-            raise Unsupported("operation directives")
+            raise Unsupported("directive", "operation directives")
         variables: dict[str, tuple[str, bool, ValueNode | None]] = {}
         for definition in self.operation.variable_definitions or ():
             if definition.directives:
-                raise Unsupported("variable directives")
+                raise Unsupported("directive", "variable directives")
             type_node = definition.type
             non_null = isinstance(type_node, NonNullTypeNode)
             inner = type_node.type if isinstance(type_node, NonNullTypeNode) else type_node
             if not isinstance(inner, NamedTypeNode):
-                raise Unsupported("list variables")
+                raise Unsupported("operation", "list variables")
             variables[definition.variable.name.value] = (
                 inner.name.value, non_null, definition.default_value,
             )
@@ -81,7 +92,7 @@ class Compiler:
                 finish_connection(plan, None)
                 roots.append((key, "list", plan))
             else:
-                raise Unsupported(f"root field {name}")
+                raise Unsupported("root_field", f"root field {name}")
         return Plan(variables, roots)
 
     def collect(
@@ -95,7 +106,7 @@ class Compiler:
         def walk(selection_set: SelectionSetNode) -> None:
             for selection in selection_set.selections:
                 if selection.directives:
-                    raise Unsupported("directives")
+                    raise Unsupported("directive", "directives")
                 if isinstance(selection, FieldNode):
                     key = (selection.alias or selection.name).value
                     fields.setdefault(key, []).append(selection)
@@ -109,7 +120,7 @@ class Compiler:
                     visited.add(name)
                     fragment = self.fragments.get(name)
                     if fragment is None:
-                        raise Unsupported(f"unknown fragment {name}")
+                        raise Unsupported("operation", f"unknown fragment {name}")
                     if self.applies(fragment.type_condition, runtime):
                         walk(fragment.selection_set)
 
@@ -122,7 +133,7 @@ class Compiler:
             return True
         conditional = self.schema.get_type(condition.name.value)
         if conditional is None:
-            raise Unsupported("unknown type condition")
+            raise Unsupported("operation", "unknown type condition")
         if conditional is runtime:
             return True
         if is_abstract_type(conditional):
@@ -136,7 +147,7 @@ class Compiler:
     def object_type(self, name: str) -> GraphQLObjectType:
         found = self.schema.get_type(name)
         if not isinstance(found, GraphQLObjectType):
-            raise Unsupported(f"no object type {name}")
+            raise Unsupported("unsupported_field", f"no object type {name}")
         return found
 
     def connection(
@@ -146,13 +157,13 @@ class Compiler:
         definition = parent.fields[nodes[0].name.value]
         connection_type = get_named_type(definition.type)
         if not isinstance(connection_type, GraphQLObjectType):
-            raise Unsupported("connection type")
+            raise Unsupported("unsupported_field", "connection type")
         list_of = root or spec
         assert list_of is not None
         node_type = list_of.node_type
         arguments = {arg.name.value: arg.value for arg in nodes[0].arguments or ()}
         if any(name not in list_of.arguments for name in arguments):
-            raise Unsupported("connection arguments")
+            raise Unsupported("argument", "connection arguments")
         plan = ConnectionPlan(key, connection_type.name, arguments, spec, root=root)
         for sub_key, sub_nodes in self.collect(
             self.sub_selections(nodes), connection_type
@@ -176,15 +187,15 @@ class Compiler:
                 ).items():
                     info_name = info_nodes[0].name.value
                     if info_name not in (*PAGE_INFO_FIELDS, "__typename"):
-                        raise Unsupported(f"pageInfo.{info_name}")
+                        raise Unsupported("unsupported_field", f"pageInfo.{info_name}")
                     info.append((info_key, info_name))
                 plan.fields.append((sub_key, "pageInfo", info))
             elif name == "totalCount":
                 if spec is not None and spec.total_column is None:
-                    raise Unsupported("totalCount of this list")
+                    raise Unsupported("unsupported_field", "totalCount of this list")
                 plan.fields.append((sub_key, "totalCount", None))
             else:
-                raise Unsupported(f"connection field {name}")
+                raise Unsupported("unsupported_field", f"connection field {name}")
         columns: dict[str, None] = {}
         for obj in plan.objects:
             columns.update(obj.columns)
@@ -210,7 +221,7 @@ class Compiler:
             elif name == "node":
                 plan.fields.append((key, "node", self.object(sub_nodes, node_type)))
             else:
-                raise Unsupported(f"edge field {name}")
+                raise Unsupported("unsupported_field", f"edge field {name}")
         return plan
 
     def object(self, nodes: list[FieldNode], type_name: str) -> ObjectPlan:
@@ -225,9 +236,9 @@ class Compiler:
                 continue
             kind = known.get(name)
             if kind is None:
-                raise Unsupported(f"{type_name}.{name}")
+                raise Unsupported("unsupported_field", f"{type_name}.{name}")
             if any(node.arguments for node in sub_nodes) and not isinstance(kind, Nested):
-                raise Unsupported("arguments")
+                raise Unsupported("argument", "arguments")
             if isinstance(kind, Column):
                 plan.columns[kind.name] = None
                 plan.fields.append((key, "column", kind))
@@ -240,7 +251,9 @@ class Compiler:
                 ).items():
                     ref_name = ref_nodes[0].name.value
                     if ref_name not in ("id", "__typename"):
-                        raise Unsupported(f"{kind.type_name}.{ref_name} beyond id")
+                        raise Unsupported(
+                            "unsupported_field", f"{kind.type_name}.{ref_name} beyond id"
+                        )
                     selected.append((ref_key, ref_name))
                 nullable = not isinstance(runtime.fields[name].type, GraphQLNonNull)
                 plan.fields.append(
@@ -249,7 +262,7 @@ class Compiler:
             else:
                 nested = self.connection(key, sub_nodes, runtime, kind)
                 if nested.nested:
-                    raise Unsupported("lists below nested lists")
+                    raise Unsupported("nested_list", "lists below nested lists")
                 if kind.total_column is not None:
                     plan.columns[kind.total_column] = None
                 plan.nested.append(nested)

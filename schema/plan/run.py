@@ -3,7 +3,9 @@ request (`Run`), falling back to the standard executor on anything it cannot ans
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -16,6 +18,7 @@ from graphql import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.domain.metrics import record_graphql_fallback
 from gateway.domain.pagination import (
     PageArgs,
     page_args,
@@ -24,7 +27,16 @@ from schema.context import Context
 from schema.limits import parse_document
 from schema.plan.compiler import Compiler
 from schema.plan.selections import ConnectionPlan, Fetched, Plan
-from schema.plan.values import INT_MAX, INT_MIN, MAX_PLANS, Fallback, Unsupported
+from schema.plan.values import (
+    INT_MAX,
+    INT_MIN,
+    MAX_PLANS,
+    NOT_A_QUERY,
+    Fallback,
+    Unsupported,
+)
+
+log = logging.getLogger("seliq.plans")
 
 # ---- running -----------------------------------------------------------------------------------
 
@@ -38,7 +50,7 @@ def _coerce(value: Any, type_name: str) -> Any:
         return value
     if type_name == "String" and type(value) is str:
         return value
-    raise Fallback(f"variable of type {type_name}")
+    raise Fallback("variable", f"a variable of type {type_name}")
 
 
 class Run:
@@ -56,7 +68,7 @@ class Run:
             else:
                 value = None
             if non_null and value is None:
-                raise Fallback(f"${name} is required")
+                raise Fallback("error", f"${name} is required")
             self.values[name] = value
 
     def literal(self, node: ValueNode) -> Any:
@@ -67,16 +79,18 @@ class Run:
         if isinstance(node, IntValueNode):
             value = int(node.value)
             if not INT_MIN <= value <= INT_MAX:
-                raise Fallback("Int out of range")
+                raise Fallback("error", "Int out of range")
             return value
         if isinstance(node, StringValueNode):
             return node.value
-        raise Fallback("argument literal")
+        raise Fallback("argument", "argument literal")
 
     def page_args(self, plan: ConnectionPlan) -> PageArgs:
         args = {name: self.literal(node) for name, node in plan.arguments.items()}
-        if args.get("filter") is not None or args.get("orderBy") is not None:
-            raise Fallback("filters and orders run on the standard executor")
+        if args.get("filter") is not None:
+            raise Fallback("filter", "filters run on the standard executor")
+        if args.get("orderBy") is not None:
+            raise Fallback("order", "orders run on the standard executor")
         return page_args(args.get("first"), args.get("after"), args.get("last"),
                          args.get("before"))
 
@@ -110,9 +124,21 @@ class Run:
         return plan.value(page, fetched, total)
 
 
+@dataclass
+class Entry:
+    """What plans know of one document: its plan, or why there is none (`reason`, one of
+    REASONS, or NOT_A_QUERY for a mutation), and whether its fall-back was logged."""
+
+    plan: Plan | None
+    reason: str | None = None
+    detail: str = ""
+    logged: bool = False
+
+
 class Plans:
-    """The plans of this schema, by (query text, operation name); `None` marks a document
-    plans do not support, so it is not compiled again."""
+    """The plans of this schema, by (query text, operation name), with what they could not
+    answer: every query the standard executor answers instead of a learned plan is counted in
+    `seliq_graphql_fallbacks_total{reason}` and logged once per document (never its variables)."""
 
     def __init__(self, schema: GraphQLSchema, max_tokens: int, *, enabled: bool = True) -> None:
         self.schema = schema
@@ -121,16 +147,16 @@ class Plans:
         # How many requests plans answered, and how many they handed to the standard executor.
         self.answered = 0
         self.fell_back = 0
-        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str | None], Entry] = OrderedDict()
 
     def get(self, query: str, operation_name: str | None) -> Plan | None:
-        if not self.enabled:
-            return None
-        key = (query, operation_name)
-        plan = self._plans.get(key)
-        if plan is not None:
-            self._plans.move_to_end(key)
-        return plan
+        entry = self._plans.get((query, operation_name))
+        return entry.plan if entry is not None and self.enabled else None
+
+    def reason(self, query: str, operation_name: str | None) -> str | None:
+        """Why this document has no plan (None: it has one, or has not been learned)."""
+        entry = self._plans.get((query, operation_name))
+        return entry.reason if entry is not None else None
 
     def learn(self, query: str, operation_name: str | None) -> None:
         """Called after the standard executor ran the document without errors."""
@@ -139,21 +165,50 @@ class Plans:
             return
         try:
             document = parse_document(query, self.max_tokens)
-            plan: Plan | None = Compiler(self.schema, document, operation_name).compile()
-        except Unsupported:
-            plan = None
-        self._plans[key] = plan
+            entry = Entry(Compiler(self.schema, document, operation_name).compile())
+        except Unsupported as exc:
+            entry = Entry(None, exc.reason, exc.detail)
+        self._plans[key] = entry
         if len(self._plans) > MAX_PLANS:
             self._plans.popitem(last=False)
 
-    async def run(
-        self, plan: Plan, variables: dict[str, Any] | None, context: Context
+    async def answer(
+        self, query: str, operation_name: str | None, variables: dict[str, Any] | None,
+        context: Context,
     ) -> dict[str, Any] | None:
-        """The `data` of the answer, or None when the standard executor must answer."""
+        """The `data` of the answer from the document's plan, or None when the standard
+        executor must answer (not learned yet, no plan, or this request needs it)."""
+        if not self.enabled:
+            return None
+        key = (query, operation_name)
+        entry = self._plans.get(key)
+        if entry is None:
+            return None  # first sight: the standard executor runs it, then `learn`
+        self._plans.move_to_end(key)
+        if entry.plan is None:
+            if entry.reason != NOT_A_QUERY:
+                self._fell_back(entry, operation_name, entry.reason or "operation", entry.detail)
+            return None
         try:
-            data = await Run(plan, variables or {}, context).execute()
-        except Exception:  # any doubt: the standard executor gives the canonical answer
-            self.fell_back += 1
+            data = await Run(entry.plan, variables or {}, context).execute()
+        except Fallback as exc:
+            self._fell_back(entry, operation_name, exc.reason, exc.detail)
+            return None
+        except Exception as exc:  # any doubt: the standard executor gives the canonical answer
+            self._fell_back(entry, operation_name, "error", type(exc).__name__)
             return None
         self.answered += 1
         return data
+
+    def _fell_back(
+        self, entry: Entry, operation_name: str | None, reason: str, detail: str
+    ) -> None:
+        self.fell_back += 1
+        record_graphql_fallback(reason)
+        if not entry.logged:
+            entry.logged = True
+            log.warning(
+                "query %s runs on the standard executor: %s (%s)",
+                operation_name or "<anonymous>", reason, detail,
+                extra={"operation": operation_name, "reason": reason},
+            )

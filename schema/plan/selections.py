@@ -49,7 +49,7 @@ class RefPlan:
     def value(self, ref_id: Any) -> dict[str, Any] | None:
         if ref_id is None:
             if not self.nullable:
-                raise Fallback(f"a {self.type_name} that must be there is missing")
+                raise Fallback("value", f"a {self.type_name} that must be there is missing")
             return None
         return {key: ref_id if name == "id" else self.type_name for key, name in self.fields}
 

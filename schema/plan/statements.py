@@ -159,7 +159,7 @@ class Statements:
         if not parent_ids:
             return {}
         if len(parent_ids) > len(PARENT_NAMES):
-            raise Fallback("more parents than a plan batches")
+            raise Fallback("value", "more parents than a plan batches")
         rows = await self.rows(
             connection, self.parameters(workspace_id, args), args, parent_ids
         )

@@ -25,13 +25,47 @@ MAX_PARENTS = MAX_PAGE_SIZE  # a nested list is fetched for at most one page of 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
+# Why a query went to the standard executor: the `reason` label of
+# `seliq_graphql_fallbacks_total` and of the warning logged once per document. A fixed set, so
+# the metric's series stay bounded whatever documents clients send.
+REASONS = frozenset({
+    "operation",  # the document's shape (several operations chosen, list variables, ...)
+    "root_field",  # a root field plans do not answer
+    "unsupported_field",  # a field of an object type plans do not answer
+    "argument",  # an argument plans do not take
+    "filter",  # a `filter` argument
+    "order",  # an `orderBy` argument
+    "directive",  # `@include`, `@skip` or another directive
+    "nested_list",  # a list below a nested list
+    "variable",  # a variable value plans do not coerce
+    "value",  # a stored value plans cannot convert as the schema would
+    "error",  # the answer has an error (a bad cursor, a page size out of range...)
+})
+# Not a read (a mutation): never a plan's business, so neither counted nor logged.
+NOT_A_QUERY = "not_a_query"
+
+
 class Unsupported(Exception):
-    """The document uses something plans do not cover: the standard executor runs it."""
+    """The document uses something plans do not cover: the standard executor runs it.
+    `reason` is one of REASONS (or NOT_A_QUERY); the message names the construct, never a
+    variable's value."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        assert reason in REASONS or reason == NOT_A_QUERY, reason
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
 
 
 class Fallback(Exception):
     """This request cannot be answered by the plan (e.g. a value to coerce, an error to
-    report): the standard executor answers it instead."""
+    report): the standard executor answers it instead. `reason` is one of REASONS."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        assert reason in REASONS, reason
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
 
 
 # ---- values ------------------------------------------------------------------------------------
@@ -44,7 +78,7 @@ def _enum(enum: type[Enum]) -> Callable[[Any], Any]:
         try:
             return names[value]
         except KeyError:
-            raise Fallback(f"no {enum.__name__} for {value!r}") from None
+            raise Fallback("value", f"a stored value with no {enum.__name__}") from None
 
     return convert
 
@@ -53,7 +87,7 @@ def _check_stored_time(value: str) -> None:
     """Raw SQLite times are SQLAlchemy's UTC text, `YYYY-MM-DD HH:MM:SS.ffffff`; anything else
     falls back."""
     if len(value) != 26 or value[10] != " " or value[19] != ".":
-        raise Fallback(f"a stored time in an unexpected form: {value!r}")
+        raise Fallback("value", "a stored time in an unexpected form")
 
 
 def datetime_value(value: Any) -> Any:
