@@ -1,13 +1,21 @@
-"""`POST /webhook/{workspace-slug}/{token}`: the inbound alert webhook.
+"""`POST /webhook/{workspace-slug}` with `Authorization: Bearer <token>`, and
+`POST /webhook/{workspace-slug}/{token}`: the inbound alert webhook, two spellings of one door.
 
-The door does only transport work: find the workspace by its path token (an unknown slug, a
-wrong token and another workspace's token all get the same 404), enforce the 1 MiB body limit
+The header form keeps the token out of URLs (and so out of proxy and access logs) for senders
+that can set a header (Alertmanager's `http_config.authorization`, Grafana contact points); the
+path form serves senders that can only be given a URL. The token is the same either way.
+
+The door does only transport work: find the workspace by its token (an unknown slug, a wrong
+token, another workspace's token and, in the header form, a missing or malformed
+`Authorization` header all get the same 404), enforce the 1 MiB body limit
 (413), check the HMAC signature when the workspace turned signing on (401), then run the
 `ingestAlert` mutation through the executor, with the body as received (`rawBody`), as that
 workspace's webhook Principal, and turn its answer into `202 {accepted, alerts, incidents}` (or
 the 400/422 its userErrors mean, or 503 + Retry-After when the database stayed locked). The
 mutation records the delivery in the same transaction as the alerts; refusals made here are
-recorded here.
+recorded here. Once the token has named the workspace, the request carries the webhook's
+Principal (`PRINCIPAL_KEY`), so its access-log line has `workspace_id` (and the token's id as
+`key_id`), refusals included.
 
 Optional: `?source=name` sets the source of alerts that name none; `Idempotency-Key` replays the
 first answer to a retry, as on `POST /v1/alerts`.
@@ -27,11 +35,11 @@ from gateway.domain.ingest.errors import STATUS_FOR_CODE
 from gateway.domain.ingest.webhook_auth import SIGNATURE_HEADER, SignatureError, WebhookTarget
 from gateway.domain.metrics import record_webhook_refused
 from gateway.domain.storage.engine import Database
-from gateway.domain.tenancy.auth import revocation_epoch
+from gateway.domain.tenancy.auth import bearer_token, revocation_epoch, well_formed_token
 from gateway.domain.timeutil import utcnow
 from gateway.web.jsonio import error_code, json_response, request_id_of
 from gateway.web.operations import Executor, OperationRefused
-from gateway.web.principal import AuthCache
+from gateway.web.principal import PRINCIPAL_KEY, AuthCache
 from rest_compat.errors import INTERNAL_MESSAGE, RETRY_AFTER_UNAVAILABLE, RestError
 
 log = logging.getLogger("seliq.webhook")
@@ -65,10 +73,13 @@ def setup_webhook(
     app: web.Application, *, db: Database, executor: Executor, rate_limit: int = 600,
     auth_cache_seconds: float = 0,
 ) -> None:
-    """Serve `POST /webhook/{slug}/{token}` on `app`; each workspace's webhook has its own
-    bucket of `rate_limit` deliveries per minute. Recognised URLs are remembered for
-    `auth_cache_seconds`, with the bounds of the API-key cache (`AuthCache`)."""
+    """Serve `POST /webhook/{slug}` (token in `Authorization: Bearer`) and
+    `POST /webhook/{slug}/{token}` on `app`; each workspace's webhook has its own bucket of
+    `rate_limit` deliveries per minute. Recognised (slug, token) pairs are remembered for
+    `auth_cache_seconds`, with the bounds of the API-key cache (`AuthCache`), whichever form
+    presented them."""
     handler = WebhookHandler(db, executor, rate_limit, AuthCache(auth_cache_seconds))
+    app.router.add_post("/webhook/{slug}", handler.handle)
     app.router.add_post("/webhook/{slug}/{token}", handler.handle)
 
 
@@ -101,10 +112,12 @@ class WebhookHandler:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         received_at = utcnow()
-        target = await self._target(request.match_info["slug"], request.match_info["token"])
+        target = await self._target(request.match_info["slug"], _token_of(request))
         if target is None:
             record_webhook_refused(REFUSAL_REASONS[404])
             return _error(request, 404, NOT_FOUND_MESSAGE)
+        # The token proved the workspace: the access-log line names it from here on.
+        request[PRINCIPAL_KEY] = webhook_auth.principal_for(target, None, self.rate_limit)
         meta = DeliveryMeta(
             received_at=received_at,
             size_bytes=request.content_length or 0,
@@ -124,20 +137,27 @@ class WebhookHandler:
             return refused.response(request)
         return await self._ingest(request, target, meta, text)
 
-    async def _target(self, slug: str, token: str) -> WebhookTarget | None:
-        url = f"{slug}/{token}"
-        if (cached := self.targets.get(url, None)) is not None:
+    async def _target(self, slug: str, token: str | None) -> WebhookTarget | None:
+        if token is None or not well_formed_token(token):
+            # No bearer token in the header form, or one that cannot be a token (a NUL, bytes
+            # that are not UTF-8): the same 404, before the cache or the database.
+            return None
+        # Keyed by (token, slug), so both forms share an entry; rotation, revocation and
+        # turning signing on bump the epoch, which empties it.
+        if (cached := self.targets.get(token, slug)) is not None:
             return cached
         epoch = revocation_epoch()
         async with self.db.read() as session:
             target = await webhook_auth.find_webhook(session, slug, token)
         if target is not None:
-            self.targets.put(url, None, target, epoch)
+            self.targets.put(token, slug, target, epoch)
         return target
 
     async def _ingest(
         self, request: web.Request, target: WebhookTarget, meta: DeliveryMeta, text: str
     ) -> web.Response:
+        principal = webhook_auth.principal_for(target, meta, self.rate_limit)
+        request[PRINCIPAL_KEY] = principal
         variables = {
             "input": {
                 "rawBody": text,
@@ -150,7 +170,7 @@ class WebhookHandler:
                 OPERATION,
                 variables,
                 OPERATION_NAME,
-                webhook_auth.principal_for(target, meta, self.rate_limit),
+                principal,
                 request_id_of(request),
             )
         except OperationRefused as exc:  # e.g. 429 from the rate limiter
@@ -203,6 +223,15 @@ class WebhookHandler:
         }
         headers = {"Idempotent-Replayed": "true"} if data["replayed"] else None
         return json_response(body, status=202, headers=headers)
+
+
+def _token_of(request: web.Request) -> str | None:
+    """The token in the path, or else the bearer token of `Authorization` (None if missing or
+    not a bearer credential). The path form ignores the header."""
+    in_path = request.match_info.get("token")
+    if in_path is not None:
+        return in_path
+    return bearer_token(request.headers.get("Authorization"))
 
 
 def _count_refusal(target: WebhookTarget, status: int) -> None:

@@ -1,15 +1,16 @@
-"""Who is posting to `/webhook/{slug}/{token}`: the path token, the optional HMAC signature, and
-the Principal the webhook's GraphQL operation runs as.
+"""Who is posting to the webhook: the token (in the path, `/webhook/{slug}/{token}`, or in
+`Authorization: Bearer <token>` on `/webhook/{slug}`; the same token either way), the optional
+HMAC signature, and the Principal the webhook's GraphQL operation runs as.
 
 - Tokens carry 256 random bits and are stored only as SHA-256 digests
-(`gateway.domain.tenancy.webhook_tokens`); the
-  digest of the presented token is compared with `hmac.compare_digest`, and an unknown slug
-  still costs one comparison, so neither the answer nor its timing tells a wrong token from an
-  unknown workspace.
-- Signing (optional, per workspace): `X-Seliq-Signature: t=<unix seconds>,v1=<hex>` where hex is
-  HMAC-SHA256, keyed with the workspace's signing secret, of `"<t>.<raw body>"`. Several `v1=`
-  may be sent (to roll a secret). A timestamp more than 300 s away from the server's clock is
-  refused, which bounds replays.
+  (`gateway.domain.tenancy.webhook_tokens`); the digest of the presented token is compared with
+  `hmac.compare_digest`, and an unknown slug still costs one comparison, so neither the answer
+  nor its timing tells a wrong token from an unknown workspace.
+- Signing (optional, per workspace; once on, both forms need it):
+  `X-Seliq-Signature: t=<unix seconds>,v1=<hex>` where hex is HMAC-SHA256, keyed with the
+  workspace's signing secret, of `"<t>.<raw body>"`. Several `v1=` may be sent (to roll a
+  secret). A timestamp more than 300 s away from the server's clock is refused, which bounds
+  replays.
 """
 
 from __future__ import annotations
