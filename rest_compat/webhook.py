@@ -190,6 +190,14 @@ class WebhookHandler:
                     request, 503, errors[0]["message"],
                     headers={"Retry-After": RETRY_AFTER_UNAVAILABLE},
                 )
+            if code == "BAD_USER_INPUT":  # e.g. `?source=` holding text that cannot be stored
+                message = errors[0]["message"]
+                await deliveries.record_refusal(
+                    self.db, target.workspace.id, meta, status_code=400, error=message
+                )
+                _count_refusal(target, 400)
+                field = (errors[0].get("extensions") or {}).get("field") or ""
+                return _error(request, 400, message, field=field.removeprefix("input.") or None)
             log.error("webhook ingestion failed: %s", errors, extra={"request_id": meta.request_id})
             await deliveries.record_refusal(
                 self.db, target.workspace.id, meta, status_code=500, error="internal error"

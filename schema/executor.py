@@ -14,6 +14,7 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
+from gateway.domain import jsontext
 from gateway.domain.ratelimit.local import Decision, Limiter, LocalLimiter, RateLimited, remember
 from gateway.domain.storage.engine import Database
 from gateway.domain.summaries.summarizer import Summarizer
@@ -140,7 +141,10 @@ def _shape(value: Any) -> Any:
     booleans (directives), never the text of a long string, so every webhook body (one long
     `rawBody`) shares one cache entry instead of missing it each time."""
     if isinstance(value, str):
-        return value if len(value) <= LONG_STRING else "\u2026"
+        if len(value) <= LONG_STRING:
+            return value
+        # Text the analysis refuses (a NUL) must not share the entry of text it accepted.
+        return "\u2026" if jsontext.unstorable_text(value) is None else "\u2026\x00"
     if isinstance(value, dict):
         return {name: _shape(item) for name, item in value.items()}
     if isinstance(value, list):

@@ -60,12 +60,16 @@ class Limits:
 
 
 class LimitExceeded(Exception):
-    """Refused before execution; `code` is GRAPHQL_VALIDATION_FAILED or COST_LIMIT."""
+    """Refused before execution; `code` is GRAPHQL_VALIDATION_FAILED, COST_LIMIT or (text the
+    database cannot store, an argument nested too deep) BAD_USER_INPUT with `field`."""
 
-    def __init__(self, message: str, code: str = "GRAPHQL_VALIDATION_FAILED") -> None:
+    def __init__(
+        self, message: str, code: str = "GRAPHQL_VALIDATION_FAILED", field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.field = field
 
 
 @dataclass
@@ -173,8 +177,6 @@ def estimate(
         check_text(query, limits)
         if (reason := jsontext.unstorable_text(query)) is not None:
             return [GraphQLError(f"the document {reason}", extensions={"code": "BAD_USER_INPUT"})]
-        if variables and (refused := _unstorable_variables(variables)) is not None:
-            return [refused]
         document = parse_document(query, limits.max_tokens)
         if check is not None:
             check(document)
@@ -185,16 +187,6 @@ def estimate(
         return [exc]
     except RecursionError:  # a literal nested past Python's stack, in graphql-core's helpers
         return [as_graphql_error(LimitExceeded("the document nests values too deeply"))]
-
-
-def _unstorable_variables(variables: dict[str, Any]) -> GraphQLError | None:
-    """Nesting and NUL in the variables, as for bodies: the HTTP doors decode theirs with
-    `jsontext.loads` (which checks), a WebSocket `subscribe` arrives here unchecked."""
-    try:
-        jsontext.check(variables, what="the variables")
-    except jsontext.BadJson as exc:
-        return GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT", "field": exc.path})
-    return None
 
 
 async def charge(limiter: Limiter, principal: Principal, cost: int) -> Decision:
@@ -303,6 +295,7 @@ def _add_field(walk: _Walk, parent: Any, node: FieldNode, total: _Cost) -> None:
         return  # unknown fields are the standard validation's job; meta fields cost nothing
     arguments = {arg.name.value: _value(walk, arg.value) for arg in node.arguments or ()}
     _check_lists(walk, node, arguments)
+    _check_text(arguments)
     named = get_named_type(definition.type)
     size = 1
     if named.name.endswith("Connection"):
@@ -365,5 +358,21 @@ def _check_lists(walk: _Walk, node: FieldNode, arguments: dict[str, Any]) -> Non
             )
 
 
+def _check_text(arguments: dict[str, Any]) -> None:
+    """Arguments (variables resolved) that nest too deep or hold text the database cannot store
+    (NUL, lone surrogates) are refused naming the argument, e.g. `filter.query`, `input.body`."""
+    for name, value in arguments.items():
+        if value is None or type(value) in (int, float, bool):
+            continue
+        try:
+            jsontext.check(value, what=f"`{name}`")
+        except jsontext.BadJson as exc:
+            field = f"{name}.{exc.path}" if exc.path else name
+            raise LimitExceeded(exc.message, code="BAD_USER_INPUT", field=field) from None
+
+
 def as_graphql_error(exc: LimitExceeded) -> GraphQLError:
-    return GraphQLError(exc.message, extensions={"code": exc.code})
+    extensions: dict[str, Any] = {"code": exc.code}
+    if exc.field is not None:
+        extensions["field"] = exc.field
+    return GraphQLError(exc.message, extensions=extensions)

@@ -41,8 +41,9 @@ class BadJson(ValueError):
         self.path = path
 
 
-def loads(data: bytes | str, *, what: str = "the body") -> Any:
-    """Decode `data`; BadJson with a message that names `what` and the place at fault."""
+def loads(data: bytes | str, *, what: str = "the body", text: bool = True) -> Any:
+    """Decode `data`; BadJson with a message that names `what` and the place at fault. With
+    `text=False` only the nesting is checked (GraphQL checks text per argument, to name it)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     try:
         value = orjson.loads(raw)
@@ -52,7 +53,7 @@ def loads(data: bytes | str, *, what: str = "the body") -> Any:
         raise BadJson(f"{what} is not valid JSON ({exc})") from None
     if _LONG_INT.search(raw):
         value = json.loads(raw)
-    check(value, what=what)
+    check(value, what=what, text=text)
     return value
 
 

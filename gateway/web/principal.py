@@ -35,8 +35,10 @@ class AuthCache(Generic[V]):
 
     @staticmethod
     def _key(authorization: str | None, workspace_ref: str | None) -> tuple[str, str | None]:
-        # Hashed, so the cache holds no secrets.
-        return hashlib.sha256((authorization or "").encode()).hexdigest(), workspace_ref
+        # Hashed, so the cache holds no secrets. `surrogateescape`: a header of bytes that are
+        # not UTF-8 (aiohttp keeps them as surrogates) hashes too, and is refused later.
+        raw = (authorization or "").encode("utf-8", "surrogateescape")
+        return hashlib.sha256(raw).hexdigest(), workspace_ref
 
     def get(self, authorization: str | None, workspace_ref: str | None) -> V | None:
         if self.ttl <= 0 or not authorization:

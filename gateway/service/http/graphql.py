@@ -132,7 +132,9 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
         for name in ("variables", "extensions"):
             if isinstance(raw.get(name), str):
                 try:
-                    raw[name] = jsontext.loads(raw[name], what=f"`{name}` in the query string")
+                    raw[name] = jsontext.loads(
+                        raw[name], what=f"`{name}` in the query string", text=False
+                    )
                 except jsontext.BadJson as exc:
                     raise OperationRefused(exc.message, 400, "BAD_REQUEST") from None
     else:
@@ -141,7 +143,8 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
                 "POST /graphql takes Content-Type: application/json", 415, "UNSUPPORTED_MEDIA_TYPE"
             )
         try:
-            raw = jsontext.loads(await request.read(), what="the request body")
+            # Text is checked per argument before execution (schema.limits), to name it.
+            raw = jsontext.loads(await request.read(), what="the request body", text=False)
         except jsontext.BadJson as exc:
             raise OperationRefused(exc.message, 400, "BAD_REQUEST") from None
         if isinstance(raw, list):
