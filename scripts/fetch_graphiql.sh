@@ -21,6 +21,13 @@
 # peer dependency (@graphiql/react ^0.29) matches graphiql 3.9.x; its UMD
 # build reads React from window.React and @graphiql/react + graphql from
 # window.GraphiQL.React / window.GraphiQL.GraphQL, i.e. from graphiql's UMD.
+# graphql-ws 6.x ships a UMD build (window.graphqlWs, no dependencies) and is the
+# client the gateway's subscriptions are tested with (tests/clients, Apollo).
+# graphiql.min.js inlines a copy of graphql-ws too, but only reachable through
+# createGraphiQLFetcher's `subscriptionUrl`, which builds a client with the
+# default options (it retries a refused key, close code 4403, five times with
+# backoff); the page builds its own client from this file instead
+# (gateway/service/graphiql.py).
 #
 # Usage: scripts/fetch_graphiql.sh [OUTPUT_DIR]   (default: gateway/service/static/graphiql)
 set -euo pipefail
@@ -31,6 +38,7 @@ EXPLORER_VERSION="3.2.6"        # @graphiql/plugin-explorer
 REACT_VERSION="18.3.1"          # react and react-dom
 GRAPHIQL_EXPLORER_VERSION="0.9.0"  # bundled inside the explorer plugin's UMD; fetched for its LICENSE only
 GRAPHQL_BUNDLED_VERSION="16.9.0"   # graphql-js inlined in graphiql.min.js (its `version` export); for the notices only
+GRAPHQL_WS_VERSION="6.4.2"      # graphql-ws: the graphql-transport-ws client of the page's subscriptions
 
 # sha512 integrity of each tarball, as published in the registry (npm view PKG@VER dist.integrity)
 declare -A INTEGRITY=(
@@ -39,6 +47,7 @@ declare -A INTEGRITY=(
   ["react@${REACT_VERSION}"]="sha512-wS+hAgJShR0KhEvPJArfuPVN1+Hz1t0Y6n5jLrGQbkb4urgPE/0Rve+1kMB1v/oWgHgm4WIcV+i7F2pTVj+2iQ=="
   ["react-dom@${REACT_VERSION}"]="sha512-5m4nQKp+rZRb09LNH59GM4BxTh9251/ylbKIbpe7TpGxfJ+9kv6BLkLBXIjjspbgbnIBNqlI23tRnTWT0snUIw=="
   ["graphiql-explorer@${GRAPHIQL_EXPLORER_VERSION}"]="sha512-fZC/wsuatqiQDO2otchxriFO0LaWIo/ovF/CQJ1yOudmY0P7pzDiP+l9CEHUiWbizk3e99x6DQG4XG1VxA+d6A=="
+  ["graphql-ws@${GRAPHQL_WS_VERSION}"]="sha512-wxhPhhOGJo8PbGDkBYVE76sZLDrS+GkyrR4bZECSLVbo0pZZNKs0HtBh2Ip/uaUuiVUxwO9ssI9R92buQfNSqQ=="
 )
 
 # ---- paths ------------------------------------------------------------------
@@ -72,6 +81,7 @@ EX="$(pack "@graphiql/plugin-explorer@${EXPLORER_VERSION}")"
 RE="$(pack "react@${REACT_VERSION}")"
 RD="$(pack "react-dom@${REACT_VERSION}")"
 GE="$(pack "graphiql-explorer@${GRAPHIQL_EXPLORER_VERSION}")"
+WS="$(pack "graphql-ws@${GRAPHQL_WS_VERSION}")"
 
 # ---- copy (flat layout; names below are what gateway/service/graphiql.py loads) ------
 case "$(cd "$(dirname "${OUT}")" && pwd)/$(basename "${OUT}")" in
@@ -88,6 +98,7 @@ MAPPING=(
   "react-dom.production.min.js|${RD}|umd/react-dom.production.min.js|react-dom@${REACT_VERSION}"
   "plugin-explorer.umd.js|${EX}|dist/index.umd.js|@graphiql/plugin-explorer@${EXPLORER_VERSION}"
   "plugin-explorer.css|${EX}|dist/style.css|@graphiql/plugin-explorer@${EXPLORER_VERSION}"
+  "graphql-ws.min.js|${WS}|umd/graphql-ws.min.js|graphql-ws@${GRAPHQL_WS_VERSION}"
 )
 for m in "${MAPPING[@]}"; do
   IFS='|' read -r dest dir src _ <<<"${m}"
@@ -98,6 +109,7 @@ cp "${GQ}/LICENSE" "${OUT}/licenses/graphiql.LICENSE"
 cp "${RE}/LICENSE" "${OUT}/licenses/react.LICENSE"
 cp "${RD}/LICENSE" "${OUT}/licenses/react-dom.LICENSE"
 cp "${GE}/LICENSE" "${OUT}/licenses/graphiql-explorer.LICENSE"
+cp "${WS}/LICENSE.md" "${OUT}/licenses/graphql-ws.LICENSE"
 # The @graphiql/plugin-explorer tarball has no LICENSE file; its package.json
 # says MIT and it lives in the same monorepo (github.com/graphql/graphiql) as
 # graphiql, whose LICENSE is that repository's license.
@@ -170,7 +182,7 @@ EOF
   echo "Packages:"
   for spec in "graphiql@${GRAPHIQL_VERSION}" "@graphiql/plugin-explorer@${EXPLORER_VERSION}" \
               "react@${REACT_VERSION}" "react-dom@${REACT_VERSION}" \
-              "graphiql-explorer@${GRAPHIQL_EXPLORER_VERSION}"; do
+              "graphiql-explorer@${GRAPHIQL_EXPLORER_VERSION}" "graphql-ws@${GRAPHQL_WS_VERSION}"; do
     echo "  ${spec}  ${INTEGRITY[${spec}]}"
   done
   echo "  (graphiql-explorer is inlined in plugin-explorer.umd.js; fetched for its LICENSE only)"
@@ -188,6 +200,11 @@ EOF
   echo "  - graphiql.min.js ends with '//# sourceMappingURL=index.umd.js.map'; the map is not"
   echo "    vendored (4 MB). Browsers only request it when DevTools is open, from the same"
   echo "    origin (a harmless 404); normal page loads never fetch it."
+  echo "  - graphql-ws.min.js (window.graphqlWs) is the page's subscription client"
+  echo "    (graphql-transport-ws); it has no dependencies and loads nothing itself."
+  echo "    graphiql.min.js inlines another copy of graphql-ws (an optional peer dependency of"
+  echo "    @graphiql/toolkit, so not in graphiql-bundled-dependencies.txt), unused by the page;"
+  echo "    licenses/graphql-ws.LICENSE (MIT, same author) covers both."
 } >"${OUT}/VERSIONS.txt"
 
 echo "wrote ${OUT}:"

@@ -33,7 +33,8 @@ log = logging.getLogger("seliq")
 SETTINGS_KEY = web.AppKey("settings", Settings)
 EXECUTOR_KEY = web.AppKey("executor", GraphQLExecutor)
 
-DEFAULT_QUERY = """# Paste your API key into the Authorization header below, then press Run.
+_DASHBOARD = """# Subscriptions run here too (over WebSocket), e.g.
+# subscription { alertsIngested { alert { title } } }
 query Dashboard {
   viewer { name actingWorkspace { slug name tier } }
   incidents(first: 5, filter: {status: [TRIGGERED, ACKNOWLEDGED]}) {
@@ -42,16 +43,30 @@ query Dashboard {
   }
 }
 """
+DEFAULT_QUERY = "# Paste your API key into Headers below, then press Run.\n" + _DASHBOARD
+#: The page of `serve --demo`, whose headers already carry the demo key.
+DEMO_QUERY = "# Demo: the acme-corp key is in Headers below; press Run.\n" + _DASHBOARD
 
 
-def graphiql_page(settings: Settings) -> str | None:
+def graphiql_page(settings: Settings, demo_key: str | None = None) -> str | None:
+    """The GraphiQL page, or None when SELIQ_GRAPHIQL is off.
+
+    With `demo_key` (only `serve --demo` passes one, for the key it just minted) the headers
+    editor opens with that key, so the schema, docs and autocompletion load without pasting
+    anything; the page then hands the key to whoever can open it, which is the point of a demo
+    on loopback and why nothing else ever passes a key here.
+    """
     if not settings.graphiql:
         return None
     try:
         from gateway.service.graphiql import render_graphiql_page
     except ImportError:  # pragma: no cover - the offline assets are part of the package
         return None
-    return render_graphiql_page(default_query=DEFAULT_QUERY)
+    if demo_key is None:
+        return render_graphiql_page(default_query=DEFAULT_QUERY)
+    return render_graphiql_page(
+        default_query=DEMO_QUERY, headers={"Authorization": f"Bearer {demo_key}"}
+    )
 
 
 def query_limits(settings: Settings) -> Limits:
@@ -93,8 +108,11 @@ def _shutdown(subscriptions: SubscriptionView) -> Callable[[web.Application], Aw
     return shutdown
 
 
-def create_app(settings: Settings, db: Database | None = None) -> web.Application:
-    """Build the application. `db` may be passed in to share an engine (tests, benchmarks)."""
+def create_app(
+    settings: Settings, db: Database | None = None, *, demo_key: str | None = None
+) -> web.Application:
+    """Build the application. `db` may be passed in to share an engine (tests, benchmarks);
+    `demo_key` only by `serve --demo`, to open GraphiQL with that key (see `graphiql_page`)."""
     database = db or Database(settings.database_url)
     app = web.Application(
         middlewares=[cors, request_context], client_max_size=1024 * 1024,
@@ -133,7 +151,7 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
 
     persisted = PersistedQueries(max_query_characters=settings.query_max_characters)
     graphql = GraphQLHandler(
-        database, executor, graphiql_page(settings), subscriptions, persisted
+        database, executor, graphiql_page(settings, demo_key), subscriptions, persisted
     )
     app.router.add_route("*", "/graphql", graphql.handle)
     app.router.add_get("/healthz", healthz)

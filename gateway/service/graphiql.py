@@ -4,7 +4,9 @@ Why: operators run the gateway on networks without internet access, and a
 security product should not make its users' browsers load code from third-party
 CDNs. So the GraphiQL IDE (a pinned release from the npm registry, vendored in
 ``gateway/service/static/graphiql/`` by ``scripts/fetch_graphiql.sh``) is served from the
-gateway's own origin, and the page it renders loads nothing else.
+gateway's own origin, and the page it renders loads nothing else. Queries and
+mutations go over HTTP POST; subscriptions over a WebSocket to the same origin
+(graphql-transport-ws, through the vendored ``graphql-ws`` client).
 
 This module depends only on the standard library and aiohttp on purpose: the
 HTTP layer can mount it without pulling in the schema or the REST layer.
@@ -16,6 +18,7 @@ import base64
 import hashlib
 import html
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
@@ -26,6 +29,7 @@ __all__ = [
     "DEFAULT_HEADERS",
     "add_graphiql_assets",
     "assets_version",
+    "headers_text",
     "render_graphiql_page",
 ]
 
@@ -38,6 +42,13 @@ STATIC_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
 #: Pre-filled content of the headers editor: shows users where the API key goes,
 #: so it travels in a header and never in the URL.
 DEFAULT_HEADERS = '{\n  "Authorization": "Bearer <paste your API key here>"\n}'
+
+
+def headers_text(headers: Mapping[str, str] | None) -> str:
+    """The headers editor's initial text: ``headers`` as indented JSON, or the placeholder."""
+    if not headers:
+        return DEFAULT_HEADERS
+    return json.dumps(dict(headers), indent=2, ensure_ascii=False)
 
 # One year: asset URLs carry ?v=<assets_version()>, so an upgrade changes the URL.
 _IMMUTABLE = "public, max-age=31536000, immutable"
@@ -84,17 +95,27 @@ def render_graphiql_page(
     graphql_path: str = "/graphql",
     default_query: str,
     asset_prefix: str = ASSET_PREFIX,
+    headers: Mapping[str, str] | None = None,
 ) -> str:
     """Return the full HTML page of the GraphiQL IDE.
 
-    The page loads only the vendored files under ``asset_prefix`` (same origin),
-    and queries ``graphql_path`` on the page's own origin over plain HTTP POST
-    (no subscriptions). The headers editor is open and pre-filled with an
-    ``Authorization: Bearer`` placeholder, so the API key is sent as a header and
-    never appears in a URL; ``shouldPersistHeaders: false`` plus a ``storage``
-    wrapper (GraphiQL 3's query history would otherwise save each run's headers)
-    keep a pasted key out of the browser's localStorage. The explorer plugin is
-    enabled.
+    The page loads only the vendored files under ``asset_prefix`` (same origin).
+    Queries and mutations go to ``graphql_path`` on the page's own origin over
+    HTTP POST; subscriptions over a WebSocket to the same path, with the vendored
+    graphql-ws client (graphql-transport-ws), whose ``connection_init`` payload is
+    the headers editor's content (the server reads ``Authorization`` and
+    ``X-Workspace-ID`` from it). One client per distinct set of headers, lazy (the
+    socket opens with the first subscription and closes after the last) and never
+    retrying: a refused key (4403) or a server going away (1001) shows in the
+    result pane at once instead of after graphql-ws's default five retries.
+
+    The headers editor is open and pre-filled with ``headers`` (``serve --demo``
+    passes the demo key, so the schema, docs and autocompletion load at once) or,
+    by default, an ``Authorization: Bearer`` placeholder, so the API key is sent as
+    a header and never appears in a URL. ``shouldPersistHeaders: false`` plus a
+    ``storage`` wrapper (GraphiQL 3's query history would otherwise save each
+    run's headers) keep the key out of the browser's localStorage. The explorer
+    plugin is enabled.
 
     A Content-Security-Policy ``<meta>`` (``default-src 'self'``, the inline
     script allowed by its hash) makes the browser refuse any other origin, so
@@ -146,14 +167,77 @@ def render_graphiql_page(
     if (stored !== null) storage.setItem(NS + name, stored);
   }});
 
-  var graphqlUrl = new URL({_js_literal(graphql_path)}, location.origin).href;
-  var fetcher = GraphiQL.createFetcher({{ url: graphqlUrl }});
+  var graphqlUrl = new URL({_js_literal(graphql_path)}, location.origin);
+  var httpFetcher = GraphiQL.createFetcher({{ url: graphqlUrl.href }});
+  var socketUrl = new URL(graphqlUrl.href);
+  socketUrl.protocol = graphqlUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+
+  // Subscriptions: graphql-transport-ws through graphql-ws (window.graphqlWs). The key
+  // travels in connection_init, as the headers editor has it; one client per set of
+  // headers, so editing them takes effect on the next run.
+  var socketClients = {{}};
+  function socketClient(headers) {{
+    var params = headers || {{}};
+    var id = JSON.stringify(params);
+    if (!socketClients[id]) {{
+      socketClients[id] = graphqlWs.createClient({{
+        url: socketUrl.href,
+        connectionParams: params,
+        lazy: true,
+        retryAttempts: 0
+      }});
+    }}
+    return socketClients[id];
+  }}
+  function isSubscription(params, opts) {{
+    var doc = opts && opts.documentAST;
+    if (!doc || !doc.definitions) return false;
+    var ops = doc.definitions.filter(function (d) {{ return d.kind === 'OperationDefinition'; }});
+    var name = params.operationName;
+    var op = name ? ops.filter(function (d) {{ return d.name && d.name.value === name; }})[0]
+                  : (ops.length === 1 ? ops[0] : null);
+    return !!op && op.operation === 'subscription';
+  }}
+  // What GraphiQL shows when a subscription ends in error: GraphQL-shaped errors, no stack.
+  var CLOSE_HINTS = {{
+    4403: 'the key in the Authorization header (or the X-Workspace-ID) was refused',
+    1001: 'the gateway is restarting or shutting down; run the subscription again',
+    1006: 'the connection was lost or could not be opened'
+  }};
+  function socketError(err) {{
+    if (Array.isArray(err)) return err;  // the server's `error` message: GraphQL errors
+    if (err && typeof err.code === 'number' && 'reason' in err) {{  // a CloseEvent
+      var text = 'WebSocket closed with ' + err.code + (err.reason ? ' ' + err.reason : '');
+      var hint = CLOSE_HINTS[err.code];
+      return [{{ message: hint ? text + ': ' + hint : text }}];
+    }}
+    var message = (err && err.message) || 'WebSocket error: could not reach ' + socketUrl.href;
+    return [{{ message: message }}];
+  }}
+  function subscribe(params, headers) {{
+    return {{
+      subscribe: function (sink) {{
+        var request = {{ query: params.query, variables: params.variables,
+                         operationName: params.operationName || undefined }};
+        var stop = socketClient(headers).subscribe(request, {{
+          next: function (value) {{ sink.next(value); }},
+          error: function (err) {{ sink.error(socketError(err)); }},
+          complete: function () {{ sink.complete(); }}
+        }});
+        return {{ unsubscribe: stop }};
+      }}
+    }};
+  }}
+  var fetcher = function (params, opts) {{
+    if (isSubscription(params, opts)) return subscribe(params, opts && opts.headers);
+    return httpFetcher(params, opts);
+  }};
   var explorer = GraphiQLPluginExplorer.explorerPlugin();
   var root = ReactDOM.createRoot(document.getElementById('graphiql'));
   root.render(React.createElement(GraphiQL, {{
     fetcher: fetcher,
     defaultQuery: {_js_literal(default_query)},
-    defaultHeaders: {_js_literal(DEFAULT_HEADERS)},
+    defaultHeaders: {_js_literal(headers_text(headers))},
     defaultEditorToolsVisibility: 'headers',
     isHeadersEditorEnabled: true,
     shouldPersistHeaders: false,
@@ -192,6 +276,7 @@ def render_graphiql_page(
 <script src="{asset("react-dom.production.min.js")}"></script>
 <script src="{asset("graphiql.min.js")}"></script>
 <script src="{asset("plugin-explorer.umd.js")}"></script>
+<script src="{asset("graphql-ws.min.js")}"></script>
 <script>{script}</script>
 </body>
 </html>
