@@ -1,29 +1,62 @@
-"""Group commit (`gateway.domain.storage.group_commit`) on a real SQLite file: writes that queue
-while a commit
-is in flight share the next transaction, nobody is answered before the commit, and one unit's
-failure, a cancelled caller or a shutdown never costs another caller its write."""
+"""Group commit (`gateway.domain.storage.group_commit`) on a real database, both backends: writes
+that queue while a commit is in flight share the next transaction, nobody is answered before the
+commit, and one unit's failure, a cancelled caller or a shutdown never costs another caller its
+write. Lanes take turns by weight (deficit round-robin), a heavy unit runs alone, and on
+PostgreSQL different lanes' groups commit side by side.
+
+The request deadline (`gateway.domain.storage.deadline`) is driven by hand here (`expire()`), so
+nothing depends on the clock: a unit still queued at its deadline is withdrawn and answers
+`Unavailable` having written nothing; one whose group has started gets its real answer; a plain
+`Database.write()` whose deadline passes during its COMMIT commits and is not cancelled."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.domain.errors import Unavailable
+from gateway.domain.storage import deadline
 from gateway.domain.storage.engine import Database
+from tests.support import backends
 
 Work = Callable[[AsyncSession], Awaitable[str]]
+FOREVER = 3600.0  # a deadline the tests move by hand
 
 
-def insert(name: str, *, gate: asyncio.Event | None = None) -> Work:
+@pytest.fixture
+async def things_db(db_url: str, backend: str) -> AsyncIterator[Database]:
+    """One table, `things (id, name UNIQUE)`, next to the migrated schema; both backends."""
+    db = Database(db_url)
+    key = "SERIAL" if backend == backends.POSTGRES else "INTEGER"
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE IF EXISTS things")
+        await conn.exec_driver_sql(
+            f"CREATE TABLE things (id {key} PRIMARY KEY, name TEXT NOT NULL UNIQUE)"
+        )
+    yield db
+    await db.grouped.close()
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE IF EXISTS things")
+    await db.dispose()
+
+
+def insert(
+    name: str, *, gate: asyncio.Event | None = None, started: asyncio.Event | None = None,
+    order: list[str] | None = None,
+) -> Work:
     async def work(session: AsyncSession) -> str:
+        if started is not None:
+            started.set()
         if gate is not None:
             await gate.wait()
+        if order is not None:
+            order.append(name)
         await session.execute(text("INSERT INTO things (name) VALUES (:n)"), {"n": name})
         return name
 
@@ -36,12 +69,22 @@ async def names(db: Database) -> list[str]:
         return [row[0] for row in rows]
 
 
-async def hold_first_group(db: Database) -> tuple[asyncio.Event, asyncio.Task[str]]:
+async def hold_first_group(
+    db: Database, lane: str | None = None
+) -> tuple[asyncio.Event, asyncio.Task[str]]:
     """Start a group whose only unit waits on the returned gate (the commit "in flight")."""
-    gate = asyncio.Event()
-    first = asyncio.create_task(db.write_grouped(insert("first", gate=gate)))
-    await asyncio.sleep(0.05)
+    gate, started = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(
+        db.write_grouped(insert("first", gate=gate, started=started), lane=lane)
+    )
+    await started.wait()
     return gate, first
+
+
+async def settle() -> None:
+    """Let every task that can run, run (the group scheduler starts groups on the next turn)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
 
 
 async def test_writes_queued_during_a_commit_share_the_next_transaction(
@@ -49,7 +92,7 @@ async def test_writes_queued_during_a_commit_share_the_next_transaction(
 ) -> None:
     gate, first = await hold_first_group(things_db)
     queued = [asyncio.create_task(things_db.write_grouped(insert(f"n{i}"))) for i in range(10)]
-    await asyncio.sleep(0.05)
+    await settle()
     assert not any(task.done() for task in queued)  # nobody answered before the commit
     gate.set()
     assert await first == "first"
@@ -96,7 +139,7 @@ async def test_a_caller_cancelled_before_its_group_started_writes_nothing(
     gate, first = await hold_first_group(things_db)
     gone = asyncio.create_task(things_db.write_grouped(insert("gone")))
     stays = asyncio.create_task(things_db.write_grouped(insert("stays")))
-    await asyncio.sleep(0.01)
+    await settle()
     gone.cancel()
     gate.set()
     await asyncio.gather(first, stays)
@@ -110,7 +153,7 @@ async def test_close_rolls_back_the_group_in_flight_and_fails_the_queue(
 ) -> None:
     gate, first = await hold_first_group(things_db)
     queued = asyncio.create_task(things_db.write_grouped(insert("queued")))
-    await asyncio.sleep(0.01)
+    await settle()
     await things_db.grouped.close()
     with pytest.raises(Unavailable):
         await queued
@@ -119,3 +162,154 @@ async def test_close_rolls_back_the_group_in_flight_and_fails_the_queue(
     assert await names(things_db) == []
     # The queue works again afterwards (a new app on the same engine, as in the tests).
     assert await things_db.write_grouped(insert("after")) == "after"
+
+
+# ---- the request deadline ----------------------------------------------------------------------
+
+
+class Request:
+    """A task standing for a request: its deadline (moved by hand) and what it got."""
+
+    def __init__(self, call: Callable[[], Awaitable[Any]]) -> None:
+        self.deadline: deadline.Deadline | None = None
+        self.task = asyncio.create_task(self._run(call))
+
+    async def _run(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        self.deadline = deadline.Deadline(FOREVER)
+        token = deadline.activate(self.deadline)
+        try:
+            return await call()
+        finally:
+            self.deadline.stop()
+            deadline.deactivate(token)
+
+    def expire(self) -> None:
+        assert self.deadline is not None
+        self.deadline.expire()
+
+
+async def test_a_unit_still_queued_at_its_deadline_is_withdrawn_and_writes_nothing(
+    things_db: Database,
+) -> None:
+    gate, first = await hold_first_group(things_db)
+    late = Request(lambda: things_db.write_grouped(insert("late")))
+    await settle()
+    late.expire()
+    with pytest.raises(Unavailable, match="nothing was written"):
+        await late.task
+    assert late.task.cancelling() == 0  # answered, not cancelled
+    gate.set()
+    await first
+    assert things_db.grouped.withdrawn == 1
+    assert await names(things_db) == ["first"]
+
+
+async def test_a_unit_whose_group_started_gets_its_real_answer_past_the_deadline(
+    things_db: Database,
+) -> None:
+    gate, started = asyncio.Event(), asyncio.Event()
+    mine = Request(lambda: things_db.write_grouped(insert("mine", gate=gate, started=started)))
+    await started.wait()  # its group is running
+    mine.expire()
+    await settle()
+    assert not mine.task.done()
+    gate.set()
+    assert await mine.task == "mine"
+    assert mine.deadline is not None and mine.deadline.passed and not mine.deadline.cancelled
+    assert await names(things_db) == ["mine"]
+
+
+async def test_a_plain_write_whose_deadline_passes_in_its_commit_commits_and_answers(
+    things_db: Database,
+) -> None:
+    async def write() -> str:
+        async with things_db.write() as session:
+            await session.execute(text("INSERT INTO things (name) VALUES ('plain')"))
+            # The deadline passes while the COMMIT is under way.
+            event.listen(session.sync_session, "before_commit", lambda _: request.expire())
+        return "answered"
+
+    request = Request(write)
+    assert await request.task == "answered"
+    assert request.deadline is not None and request.deadline.passed
+    assert await names(things_db) == ["plain"]
+
+
+async def test_a_plain_write_cancelled_by_its_deadline_before_its_commit_writes_nothing(
+    things_db: Database,
+) -> None:
+    inside = asyncio.Event()
+
+    async def write() -> None:
+        async with things_db.write() as session:
+            await session.execute(text("INSERT INTO things (name) VALUES ('never')"))
+            inside.set()
+            await asyncio.Event().wait()  # slow work: the deadline passes here
+
+    request = Request(write)
+    await inside.wait()
+    request.expire()
+    with pytest.raises(asyncio.CancelledError):
+        await request.task
+    assert await names(things_db) == []
+
+
+# ---- fairness ----------------------------------------------------------------------------------
+
+
+async def test_lanes_take_turns_by_weight(things_db: Database) -> None:
+    """With a group of lane a in flight, a queues ten 100-alert units before lane b's one small
+    unit: b's is in the very next group (beside the one in flight, on PostgreSQL), not behind
+    a's ten."""
+    order: list[str] = []
+    gate, first = await hold_first_group(things_db, lane="a")
+    heavy = [
+        asyncio.create_task(
+            things_db.write_grouped(insert(f"a{i}", order=order), lane="a", weight=100)
+        )
+        for i in range(10)
+    ]
+    await settle()
+    small = asyncio.create_task(things_db.write_grouped(insert("b", order=order), lane="b"))
+    await settle()
+    groups_before = things_db.grouped.groups
+    gate.set()
+    await first
+    await small
+    assert things_db.grouped.groups <= groups_before + 2  # the held group, then b's
+    assert order.index("b") < 3  # at most the two a-units that fit the same group came first
+    await asyncio.gather(*heavy)
+    assert order[order.index("b") + 1:] + order[: order.index("b")] == [
+        f"a{i}" for i in range(10)
+    ]  # a's own units keep their order
+
+
+async def test_a_unit_heavier_than_a_group_runs_alone(things_db: Database) -> None:
+    gate, first = await hold_first_group(things_db)
+    big = asyncio.create_task(things_db.write_grouped(insert("big"), lane="a", weight=1000))
+    smalls = [
+        asyncio.create_task(things_db.write_grouped(insert(f"s{i}"), lane=f"l{i}"))
+        for i in range(5)
+    ]
+    await settle()
+    gate.set()
+    await asyncio.gather(first, big, *smalls)
+    # the held group, the big unit alone, and the five small ones together (in some order)
+    assert things_db.grouped.groups == 3 and things_db.grouped.units == 7
+
+
+async def test_different_lanes_commit_side_by_side_on_postgres(
+    things_db: Database, backend: str
+) -> None:
+    gate, first = await hold_first_group(things_db, lane="a")
+    other = asyncio.create_task(things_db.write_grouped(insert("other"), lane="b"))
+    same = asyncio.create_task(things_db.write_grouped(insert("same"), lane="a"))
+    if backend == backends.POSTGRES:
+        assert await other == "other"  # while lane a's group is still held
+    else:
+        await settle()
+        assert not other.done()  # SQLite has one writer: it waits for the held group
+    assert not same.done()  # a lane is in one group at a time
+    gate.set()
+    await asyncio.gather(first, other, same)
+    assert await names(things_db) == ["first", "other", "same"]

@@ -84,8 +84,11 @@ async def prepare_group(session: AsyncSession, works: Sequence[Any]) -> None:
 
 
 async def commit(db: Database, work: IngestWork) -> IngestResult:
-    """Ingest in a group-committed write transaction; returns once it committed."""
-    return await db.write_grouped(work, prepare=prepare_group)
+    """Ingest in a group-committed write transaction; returns once it committed. Groups are
+    shared out by workspace and by alerts, so one tenant's storm does not hold up the others."""
+    return await db.write_grouped(
+        work, prepare=prepare_group, lane=work.workspace_id, weight=len(work.parsed.alerts)
+    )
 
 
 async def ingest(

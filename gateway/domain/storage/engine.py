@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from gateway.domain.errors import Unavailable
-from gateway.domain.storage import sqlite_driver
+from gateway.domain.storage import deadline, sqlite_driver
 from gateway.domain.storage.group_commit import GroupCommit, Prepare
 
 T = TypeVar("T")
@@ -36,6 +36,8 @@ BUSY_TIMEOUT_MS = 5000
 SQLITE_POOL_SIZE = 16
 # What a 503 asks the client to wait before retrying a write that met lock contention.
 RETRY_AFTER_SECONDS = 2
+# PostgreSQL: group-commit transactions of different workspaces that may run at once.
+PG_PARALLEL_GROUPS = 4
 # PostgreSQL: lock_not_available, deadlock_detected, serialization_failure, query_canceled.
 _PG_RETRYABLE = frozenset({"55P03", "40P01", "40001", "57014"})
 
@@ -94,6 +96,14 @@ def _sqlite_on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+async def _before_commit(session: AsyncSession) -> None:
+    """The work's statements go out while the request's deadline may still cancel them (and
+    roll them back); the COMMIT itself is shielded from it (`deadline`): a commit cannot be
+    called back once sent, so a request that reaches it gets its real answer."""
+    await session.flush()
+    deadline.shield_current()
+
+
 class Database:
     """One engine plus the two kinds of session the services use: read and write."""
 
@@ -132,7 +142,9 @@ class Database:
         # Set by the app to its event broker's `publish`: called with the events of each
         # committed write session (never for one that rolled back).
         self.publish: Callable[[Sequence[Any]], None] | None = None
-        self.grouped = GroupCommit(self)
+        # SQLite has one writer; on PostgreSQL groups of different workspaces commit side by
+        # side, each on a connection of its own (a few: the pool serves the reads too).
+        self.grouped = GroupCommit(self, parallel=1 if self.is_sqlite else PG_PARALLEL_GROUPS)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -144,15 +156,17 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits as one transaction when the block ends without error.
         The live events it recorded (`gateway.domain.events.hub.record`) are published after the
-        commit;
-        a block that fails rolls back and publishes nothing."""
+        commit; a block that fails rolls back and publishes nothing. The request's deadline may
+        cancel the block (it rolls back) but not its COMMIT (`_before_commit`)."""
         try:
             if self._write_lock is None:
                 async with self._write_sessions() as session, session.begin():
                     yield session
+                    await _before_commit(session)
             else:
                 async with self._write_lock, self._write_sessions() as session, session.begin():
                     yield session
+                    await _before_commit(session)
         except DBAPIError as exc:
             # Rolled back already: nothing is half-written, and the caller may simply retry.
             if is_lock_contention(exc):
@@ -168,12 +182,14 @@ class Database:
                 logging.getLogger("seliq.events").exception("publishing events failed")
 
     async def write_grouped(
-        self, work: Callable[[AsyncSession], Awaitable[T]], prepare: Prepare | None = None
+        self, work: Callable[[AsyncSession], Awaitable[T]], prepare: Prepare | None = None,
+        *, lane: Hashable = None, weight: int = 1,
     ) -> T:
         """`work(session)` in a write transaction shared with the other work that queued while
         the previous commit was in flight (`gateway.domain.storage.group_commit`); returns after
-        the commit."""
-        return await self.grouped.run(work, prepare)
+        the commit. `lane` (a workspace) and `weight` (its alerts) are what the groups are
+        shared out by."""
+        return await self.grouped.run(work, prepare, lane=lane, weight=weight)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

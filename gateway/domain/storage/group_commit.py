@@ -1,11 +1,25 @@
-"""Group commit: writes that arrive while a commit is in flight share the next transaction.
+"""Group commit: writes that arrive while a commit is in flight share the next transaction, taken
+from the tenants in turn.
 
 An alert storm is many small write transactions, and each one pays for a BEGIN, the write lock
 (SQLite) or a row lock (PostgreSQL), a COMMIT with its fsync and a session. `GroupCommit.run`
-queues a unit of work instead; one background task takes everything queued (up to
-`max_group` units) and runs it in ONE `Database.write()` transaction, in arrival order, then
-answers every caller. While that commit is in flight the next units queue up, so under load a
-group is as large as the load, and a lone request still runs at once with nobody to wait for.
+queues a unit of work instead; a group task takes queued units and runs them in ONE
+`Database.write()` transaction, in the order taken, then answers every caller. While that commit
+is in flight the next units queue up, so under load a group is as large as the load, and a lone
+request still runs at once with nobody to wait for.
+
+Fairness. Each unit names its lane (ingestion: the workspace) and its weight (its alerts). Every
+lane has its own queue, and a group is filled by deficit round-robin over the lanes: each visit
+gives a lane `quantum` alerts of credit, and it contributes its units, oldest first, as long as
+its credit covers them. A group holds at most `max_group` units and `max_weight` alerts, except
+that a unit heavier than that (a big batch) runs alone. So one tenant's storm makes its own queue
+long, not the others': a small request of another workspace waits for the group in flight (at
+most one big batch) and is in the next one. A unit is never split: a batch commits whole, in one
+transaction, or not at all.
+
+On PostgreSQL up to `parallel` groups run at once, each in its own transaction, and a lane is in
+at most one of them (different workspaces' rows never conflict; one workspace's groups would
+only queue on its row lock). SQLite has one writer, so one group at a time.
 
 Guarantees callers rely on:
 - nobody is answered before the transaction holding their work committed;
@@ -13,29 +27,36 @@ Guarantees callers rely on:
   each unit runs again alone, so each caller gets exactly the answer it would have got alone;
 - lock contention (`Unavailable`) fails the whole group: nothing was written, every caller
   answers 503 and retries;
-- a caller cancelled before its unit started (a client gone, a timeout) is skipped; once the
-  group is running its units finish and commit together;
-- `close()` (app shutdown, after the grace period) cancels the group in flight, which rolls
+- the request deadline (`gateway.domain.storage.deadline`): a unit still queued when its
+  caller's deadline passes is withdrawn and the caller gets `Unavailable` (503, nothing
+  written); once a group takes a unit its caller is shielded from the deadline and gets the
+  group's real outcome, however late;
+- a caller cancelled otherwise before its unit was taken (a client gone) is skipped; once taken
+  its unit finishes and commits with the group;
+- `close()` (app shutdown, after the grace period) cancels the groups in flight, which roll
   back, and fails everything still queued.
 
-Units run one after the other in one session, so a unit sees what the units before it wrote
-(deduplication within a group works as between separate transactions). A unit must not open
-another write transaction (it would wait for the one it runs in).
+Units of a group run one after the other in one session, so a unit sees what the units before it
+wrote (deduplication within a group works as between separate transactions). A unit must not
+open another write transaction (it would wait for the one it runs in).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable, Sequence
+import functools
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.domain.background import cancel_and_wait
 from gateway.domain.errors import Unavailable
+from gateway.domain.storage import deadline as deadlines
 
 
 class Writer(Protocol):
@@ -44,69 +65,201 @@ class Writer(Protocol):
     def write(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
 T = TypeVar("T")
-MAX_GROUP = 64
+MAX_GROUP = 64  # units per group
+MAX_WEIGHT = 256  # alerts per group (a heavier unit runs alone)
+QUANTUM = 64  # alerts of credit a lane gets per round
+# What a withdrawn unit's 503 asks the client to wait (the engine's contention answer says 2 s).
+WITHDRAWN_RETRY_SECONDS = 2
 
 
 Prepare = Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Unit:
     work: Callable[[AsyncSession], Awaitable[Any]]
     future: asyncio.Future[Any]
     prepare: Prepare | None = None
+    lane: Hashable = None
+    weight: int = 1
+    deadline: deadlines.Deadline | None = None
+    taken: bool = False  # a group took it: it runs (and its caller waits for the outcome)
+
+
+@dataclass
+class _Lane:
+    units: deque[_Unit] = field(default_factory=deque)
+    deficit: int = 0
 
 
 class GroupCommit:
-    """One per `Database`: the queue of units waiting for the next group transaction."""
+    """One per `Database`: the lanes of units waiting for a group transaction."""
 
-    def __init__(self, db: Writer, max_group: int = MAX_GROUP) -> None:
+    def __init__(
+        self, db: Writer, max_group: int = MAX_GROUP, *, max_weight: int = MAX_WEIGHT,
+        quantum: int = QUANTUM, parallel: int = 1,
+    ) -> None:
         self.db = db
         self.max_group = max_group
-        self._queue: list[_Unit] = []
-        self._running: list[_Unit] = []
-        self._task: asyncio.Task[None] | None = None
-        # Figures for tests and the benchmark: transactions committed, units they carried.
+        self.max_weight = max_weight
+        self.quantum = quantum
+        self.parallel = parallel
+        self._lanes: OrderedDict[Hashable, _Lane] = OrderedDict()  # round-robin order
+        self._busy: set[Hashable] = set()  # lanes with a group in flight
+        self._running: dict[asyncio.Task[None], list[_Unit]] = {}
+        self._scheduled = False
+        # Figures for tests and the benchmark: transactions committed, units they carried,
+        # units withdrawn at their deadline.
         self.groups = 0
         self.units = 0
+        self.withdrawn = 0
 
     async def run(
-        self, work: Callable[[AsyncSession], Awaitable[T]], prepare: Prepare | None = None
+        self, work: Callable[[AsyncSession], Awaitable[T]], prepare: Prepare | None = None,
+        *, lane: Hashable = None, weight: int = 1,
     ) -> T:
         """Run `work(session)` in a shared write transaction; return its result once that
         transaction committed (or raise what `work` raised when it ran alone). `prepare`, if
         given, runs once per group before the units, with every unit that named it: the place
-        to read what they all need in one statement instead of one each."""
+        to read what they all need in one statement instead of one each. `lane` names whose
+        work it is (units of one lane run in order, lanes take turns) and `weight` how much
+        (ingestion: alerts)."""
         loop = asyncio.get_running_loop()
-        unit = _Unit(work, loop.create_future(), prepare)
-        self._queue.append(unit)
-        if self._task is None or self._task.done():
-            # A context of its own: the group's statements and log lines belong to no single
-            # request (not to whichever request happened to start the task).
-            self._task = loop.create_task(
-                self._drain(), name="seliq-group-commit", context=contextvars.Context()
-            )
-        result: T = await unit.future  # cancelling the caller cancels the future: skipped
+        unit = _Unit(work, loop.create_future(), prepare, lane, max(1, weight),
+                     deadlines.current())
+        self._lanes.setdefault(lane, _Lane()).units.append(unit)
+        self._schedule_soon(loop)
+        try:
+            result: T = await unit.future
+        except asyncio.CancelledError:
+            if unit.taken:
+                raise  # its group goes on without this caller (never the deadline: shielded)
+            self._withdraw(unit)
+            limit = unit.deadline
+            if limit is None or not limit.cancellation_pending:
+                raise
+            limit.absorb()  # answered with a 503 instead of the deadline's 504
+            self.withdrawn += 1
+            raise Unavailable(
+                f"the write was still queued when the request's {limit.seconds:g} s deadline "
+                f"passed; nothing was written, retry in {WITHDRAWN_RETRY_SECONDS} s"
+            ) from None
         return result
 
     async def close(self) -> None:
-        """Cancel the group in flight (it rolls back) and fail everything queued."""
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            await cancel_and_wait(task)
-        for unit in (*self._running, *self._queue):
-            if not unit.future.done():
-                unit.future.set_exception(Unavailable("the server is shutting down; retry"))
-        self._running, self._queue = [], []
+        """Cancel the groups in flight (they roll back) and fail everything queued."""
+        running, self._running = self._running, {}
+        if running:
+            await cancel_and_wait(*running)
+        shutting_down = Unavailable("the server is shutting down; retry")
+        for units in running.values():
+            for unit in units:
+                _settle(unit, exc=shutting_down)
+        for lane in self._lanes.values():
+            for unit in lane.units:
+                _settle(unit, exc=shutting_down)
+        self._lanes.clear()
+        self._busy.clear()
 
-    async def _drain(self) -> None:
-        while self._queue:
-            taken = self._queue[: self.max_group]
-            del self._queue[: self.max_group]
-            self._running = [unit for unit in taken if not unit.future.done()]
-            if self._running:
-                await self._commit(self._running)
-            self._running = []
+    # ---- scheduling ----------------------------------------------------------------------------
+
+    def _schedule_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        # On the next turn of the loop, so that requests arriving together start together.
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._schedule)
+
+    def _schedule(self) -> None:
+        self._scheduled = False
+        loop = asyncio.get_running_loop()
+        while len(self._running) < self.parallel:
+            group = self._take()
+            if not group:
+                return
+            lanes = {unit.lane for unit in group}
+            self._busy |= lanes
+            # A context of its own: the group's statements and log lines belong to no single
+            # request (not to whichever request happened to be first).
+            task = loop.create_task(
+                self._run_group(group), name="seliq-group-commit", context=contextvars.Context()
+            )
+            self._running[task] = group
+            task.add_done_callback(functools.partial(self._finished, lanes=lanes))
+
+    def _finished(self, task: asyncio.Task[None], *, lanes: set[Hashable]) -> None:
+        if self._running.pop(task, None) is None:
+            return  # closed meanwhile
+        self._busy -= lanes
+        if self._lanes:
+            self._schedule_soon(asyncio.get_running_loop())
+
+    def _take(self) -> list[_Unit]:
+        """The next group: deficit round-robin over the lanes that have no group in flight.
+        Passes go on while some lane's next unit would still fit (its credit grows each pass)."""
+        group: list[_Unit] = []
+        weight = 0
+        while len(group) < self.max_group:
+            candidates = [key for key in self._lanes if key not in self._busy]
+            room = self.max_weight - weight
+            if not any(self._head_fits(key, room if group else None) for key in candidates):
+                return group
+            for key in candidates:
+                lane = self._lanes.get(key)
+                if lane is None:  # emptied by `_head_fits`
+                    continue
+                lane.deficit += self.quantum
+                while lane.units and len(group) < self.max_group:
+                    unit = lane.units[0]
+                    if unit.weight > lane.deficit:
+                        break
+                    if group and weight + unit.weight > self.max_weight:
+                        break
+                    lane.units.popleft()
+                    lane.deficit -= unit.weight
+                    if unit.future.done():  # its caller went away before it started
+                        continue
+                    if unit.deadline is not None and not unit.deadline.shield():
+                        continue  # its deadline cancelled it already: it answers 503
+                    unit.taken = True
+                    group.append(unit)
+                    weight += unit.weight
+                if lane.units:
+                    self._lanes.move_to_end(key)  # its turn is over
+                else:
+                    del self._lanes[key]  # an idle lane keeps no credit
+                if len(group) >= self.max_group:
+                    break
+        return group
+
+    def _head_fits(self, key: Hashable, room: int | None) -> bool:
+        """Lane `key` has a live unit next, weighing at most `room` (None: any weight)."""
+        units = self._lanes[key].units
+        while units and units[0].future.done():  # callers gone before their unit started
+            units.popleft()
+        if not units:
+            del self._lanes[key]
+            return False
+        return room is None or units[0].weight <= room
+
+    def _withdraw(self, unit: _Unit) -> None:
+        lane = self._lanes.get(unit.lane)
+        if lane is None:
+            return
+        try:
+            lane.units.remove(unit)
+        except ValueError:
+            return
+        if not lane.units:
+            del self._lanes[unit.lane]
+
+    # ---- running a group -----------------------------------------------------------------------
+
+    async def _run_group(self, group: list[_Unit]) -> None:
+        # A caller cancelled between the take and now (not by its deadline: it is shielded) is
+        # skipped, as if it had gone before.
+        live = [unit for unit in group if not unit.future.done()]
+        if live:
+            await self._commit(live)
 
     async def _commit(self, group: list[_Unit]) -> None:
         results: list[Any] = []

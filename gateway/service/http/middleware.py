@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.domain.ratelimit.local import Decision, current_decision
+from gateway.domain.storage import deadline
 from gateway.domain.storage.engine import StatementCounter, current_counter
 from gateway.service.observability import RequestObserver
 from gateway.web.jsonio import (
@@ -86,19 +87,32 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 async def _within_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Run the handler under the request deadline. Cancelling it cancels its database work: the
-    open transaction is rolled back (asyncpg also cancels the running statement on PostgreSQL).
-    WebSocket connections (subscriptions) live as long as they like."""
+    """Run the handler under the request deadline (`gateway.domain.storage.deadline`). When it
+    passes, the handler is cancelled and the request answered 504; its open transaction rolls
+    back (asyncpg also cancels the running statement on PostgreSQL). A request that has started
+    committing a write is not cancelled: it gets its real answer, however late; a write still
+    queued for its group commit is withdrawn and answered 503. WebSocket connections
+    (subscriptions) live as long as they like."""
     seconds = request.app.get(TIMEOUT_KEY)
     if not seconds or request.headers.get("Upgrade", "").lower() == "websocket":
         return await handler(request)
-    async with asyncio.timeout(seconds):
+    limit = deadline.Deadline(seconds)
+    token = deadline.activate(limit)
+    try:
         return await handler(request)
+    except asyncio.CancelledError:
+        if not limit.cancellation_pending:
+            raise  # not ours: the connection or the server is going away
+        limit.absorb()
+        raise TimeoutError from None
+    finally:
+        limit.stop()
+        deadline.deactivate(token)
 
 
 def _timed_out(request: web.Request) -> web.Response:
     seconds = request.app.get(TIMEOUT_KEY)
-    message = f"the request took longer than {seconds:g} s and was cancelled"
+    message = f"the request took longer than {seconds:g} s and was cancelled; nothing was written"
     log.warning("request timed out", extra={"request_id": request.get(REQUEST_ID_KEY)})
     if request.path == "/graphql":
         return graphql_error_response(request, 504, message, "TIMEOUT")
