@@ -29,6 +29,7 @@ from schema.context import Info
 from schema.enums import AlertStatus, Severity
 from schema.errors import UserError, user_error
 from schema.incidents import Incident
+from schema.node import Node
 from schema.pagination import Connection, workspace_rows
 from schema.scalars import JSON
 
@@ -239,7 +240,7 @@ async def resolve_ingest_alert(info: Info, input: IngestAlertInput) -> IngestAle
 
 
 @strawberry.type(description="One request to the workspace's webhook URL.")
-class WebhookDelivery:
+class WebhookDelivery(Node):
     id: strawberry.ID
     received_at: datetime
     request_id: str = strawberry.field(description="Matches the response's X-Request-ID.")

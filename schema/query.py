@@ -11,11 +11,13 @@ import strawberry
 
 from gateway.domain import ids
 from gateway.domain.errors import InvalidInput
+from gateway.domain.ingest import deliveries
 from gateway.domain.tenancy import workspaces
 from schema.alerts import Alert, AlertFilter
 from schema.context import Info
 from schema.enums import KeyScope
 from schema.incidents import Incident, IncidentFilter, IncidentOrder
+from schema.ingest import WebhookDelivery
 from schema.lists import (
     alert_connection,
     incident_connection,
@@ -49,13 +51,27 @@ async def _load_scoped(info: Info, prefix: str, node_id: str) -> Node | None:
 
 
 async def resolve_node(info: Info, node_id: str) -> Node | None:
-    """Any id, or null when it is unknown, of another tenant, or of a kind with no node."""
+    """Any id, or null when it is unknown, of another tenant, or of a kind with no node.
+
+    `key_`: the calling key only (the Viewer); one key never reads another. `dlv_`: a webhook
+    delivery of the acting workspace. `whk_` (a webhook token's id, printed by the CLI) is
+    always null: a token is a credential, not an object of the graph (docs/api.md)."""
     prefix = ids.prefix_of(node_id)
     if prefix == ids.WORKSPACE:
         row = await info.context.loaders.workspace.load(node_id)
         return Workspace.from_row(row) if row else None
     if prefix in (ids.INCIDENT, ids.ALERT, ids.EVENT, ids.NOTE, ids.REPORT):
         return await _load_scoped(info, prefix, node_id)
+    if prefix == ids.API_KEY:
+        principal = info.context.principal
+        return Viewer.of(principal) if node_id == principal.key_id else None
+    if prefix == ids.DELIVERY:
+        async with info.context.db.read() as session:
+            found = await deliveries.deliveries_by_ids(
+                session, info.context.workspace_id, [node_id]
+            )
+        delivery = found.get(node_id)
+        return WebhookDelivery.from_row(delivery) if delivery else None
     return None
 
 

@@ -99,6 +99,18 @@ async def list_deliveries(
     return make_page(rows, DELIVERY_SORT, args)
 
 
+async def deliveries_by_ids(
+    session: AsyncSession, workspace_id: str, wanted: list[str]
+) -> dict[str, WebhookDelivery]:
+    """The deliveries of `workspace_id` among `wanted`, by id (`node(id:)` with a `dlv_` id)."""
+    if not wanted:
+        return {}
+    stmt = select(WebhookDelivery).where(
+        col(WebhookDelivery.workspace_id) == workspace_id, col(WebhookDelivery.id).in_(wanted)
+    )
+    return {row.id: row for row in (await session.execute(stmt)).scalars()}
+
+
 async def count_deliveries(session: AsyncSession, workspace_id: str) -> int:
     stmt = (
         select(func.count())
