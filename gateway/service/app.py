@@ -151,7 +151,8 @@ def create_app(
 
     persisted = PersistedQueries(max_query_characters=settings.query_max_characters)
     graphql = GraphQLHandler(
-        database, executor, graphiql_page(settings, demo_key), subscriptions, persisted
+        database, executor, graphiql_page(settings), subscriptions, persisted,
+        demo_html=graphiql_page(settings, demo_key) if demo_key else None,
     )
     app.router.add_route("*", "/graphql", graphql.handle)
     app.router.add_get("/healthz", healthz)

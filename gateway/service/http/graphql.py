@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -41,12 +42,15 @@ class GraphQLHandler:
         graphiql_html: str | None,
         websocket: WebSocketHandler | None = None,
         persisted: PersistedQueries | None = None,
+        demo_html: str | None = None,
     ) -> None:
         self.db = db
         self.executor = executor
         # Automatic persisted queries (Apollo's protocol): documents by sha256 hash.
         self.persisted = persisted or PersistedQueries()
         self.graphiql_html = graphiql_html
+        # `serve --demo`: the page with the demo key in its headers, for loopback hosts only.
+        self.demo_html = demo_html
         # Subscriptions (graphql-transport-ws): the app factory passes
         # `gateway.service.http.websocket`'s view.
         self.websocket = websocket
@@ -62,7 +66,8 @@ class GraphQLHandler:
         if request.method == "GET" and _wants_html(request) and "query" not in request.query:
             if self.graphiql_html is None:
                 raise web.HTTPNotFound(text="GraphiQL is turned off (SELIQ_GRAPHIQL=false)")
-            return web.Response(text=self.graphiql_html, content_type="text/html")
+            page = self.demo_html if self.demo_html and _loopback_host(request) else None
+            return web.Response(text=page or self.graphiql_html, content_type="text/html")
         if request.method not in ("GET", "POST"):
             return graphql_error_response(
                 request,
@@ -118,6 +123,19 @@ class GraphQLHandler:
         status = 400 if strict and outcome.not_executed else 200
         content_type = GRAPHQL_RESPONSE if strict else "application/json"
         return json_response(outcome.body, status=status, content_type=content_type)
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _loopback_host(request: web.Request) -> bool:
+    """The page was asked for by a loopback name: a page carrying the demo key is not handed to
+    a browser that reached the gateway through another name (DNS rebinding, a shared port)."""
+    try:
+        hostname = urlsplit(f"//{request.host}").hostname
+    except ValueError:
+        return False
+    return hostname in LOOPBACK_HOSTS
 
 
 def _wants_html(request: web.Request) -> bool:
