@@ -81,19 +81,25 @@ async def ingest_alone(db: Database, workspace_id: str, body: dict[str, Any]) ->
 
 
 async def ingest_as_one_group(db: Database, works: list[pipeline.IngestWork]) -> list[Any]:
-    """Queue every unit while a first group is held open, so that they all share the next."""
+    """Queue every unit while a first group holding their workspaces' lanes is open, so that
+    they all share the next one (on PostgreSQL too, where free lanes would run beside it)."""
     gate = asyncio.Event()
+    lanes = sorted({unit.workspace_id for unit in works})
+
+    running = asyncio.Event()
 
     async def held(session: AsyncSession) -> None:
+        running.set()
         await gate.wait()
 
-    first = asyncio.create_task(db.write_grouped(held))
-    await asyncio.sleep(0.02)
+    first = [asyncio.create_task(db.write_grouped(held, lane=lane)) for lane in lanes]
+    await running.wait()
+    assert all(db.grouped.in_flight(lane) for lane in lanes)  # taken together, held together
     groups_before = db.grouped.groups
     queued = [asyncio.create_task(pipeline.commit(db, unit)) for unit in works]
     await asyncio.sleep(0.02)
     gate.set()
-    await first
+    await asyncio.gather(*first)
     results = await asyncio.gather(*queued)
     assert db.grouped.groups == groups_before + 2  # the held one, then all of them together
     return results
@@ -109,6 +115,20 @@ async def test_a_group_writes_what_the_requests_write_one_by_one(
     assert await state(db, grouped) == await state(db, alone)
     outcomes = Counter(item.outcome for result in results for item in result.results)
     assert outcomes == {"created": 7, "deduplicated": 6, "grouped": 1, "resolved": 3}
+
+
+async def test_a_group_of_two_workspaces_writes_for_each_what_it_writes_alone(
+    db: Database, tenants: Tenants
+) -> None:
+    """The group takes the workspaces' units in turns (round-robin), not in arrival order:
+    each workspace's own requests keep their order, and neither sees the other's."""
+    alone, first, second = tenants.acme.id, tenants.globex.id, tenants.other.id
+    for body in stream():
+        await ingest_alone(db, alone, body)
+    interleaved = [w for body in stream() for w in (work(first, body), work(second, body))]
+    await ingest_as_one_group(db, interleaved)
+    assert await state(db, first) == await state(db, alone)
+    assert await state(db, second) == await state(db, alone)
 
 
 async def statements_of_group(db: Database, workspace_id: str, count: int) -> int:

@@ -146,6 +146,10 @@ class GroupCommit:
             ) from None
         return result
 
+    def in_flight(self, lane: Hashable) -> bool:
+        """A group holding a unit of `lane` is running (its next units wait for it)."""
+        return lane in self._busy
+
     async def close(self) -> None:
         """Cancel the groups in flight (they roll back) and fail everything queued."""
         running, self._running = self._running, {}
