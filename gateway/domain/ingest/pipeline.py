@@ -13,6 +13,11 @@ Outcomes, per alert:
 - `deduplicated`: the fingerprint matched a firing alert: `occurrences` and `last_seen_at` rose;
 - `resolved`: a resolved notification; the matching firing alert(s) resolved, and their
   incident too when none of its alerts is still firing (timeline actor `system`).
+
+Every notification about an existing alert moves its `last_seen_at` to when it was received. A
+resolved notification also replaces the alert's raw payload with its own (the latest is what
+shows how it ended: Alertmanager's `endsAt`, the final annotations); the firing payload is not
+kept beside it. A repeated firing (`deduplicated`) keeps the payload the alert was opened with.
 """
 
 from __future__ import annotations
@@ -282,6 +287,12 @@ async def _firing_duplicate(
     return (await session.execute(stmt)).scalars().first()
 
 
+def _heard(alert: Alert, item: AlertIn, now: datetime) -> None:
+    """A resolved notification about `alert` arrived at `now`: it is the latest word on it."""
+    alert.last_seen_at = now
+    alert.raw_payload = item.raw
+
+
 async def _resolve(
     session: AsyncSession, workspace: Workspace, item: AlertIn, actor: str, clock: Clock
 ) -> AlertResult:
@@ -300,7 +311,10 @@ async def _resolve(
     if not firing:
         latest = (await session.execute(stmt.limit(1))).scalars().first()
         if latest is not None:
-            # Already resolved (Alertmanager repeats resolved alerts): nothing to change.
+            # Already resolved (Alertmanager repeats resolved alerts): nothing changes but when
+            # it was last heard of, and the payload that said so.
+            _heard(latest, item, now)
+            session.add(latest)
             incident = await _incident_of(session, latest)
             return AlertResult(latest, incident, "resolved")
         # A resolution for an alert never seen firing: kept for the record, with no incident.
@@ -320,6 +334,7 @@ async def _resolve(
     for alert in firing:
         alert.status = "resolved"
         alert.resolved_at = min(item.ended_at, now) if item.ended_at else now
+        _heard(alert, item, now)
         session.add(alert)
         if alert.incident_id is None:
             continue
