@@ -2,10 +2,13 @@
 
 The table is the queue, so it is durable: a job queued before a restart runs after it. Every
 gateway process runs a worker, and a job is claimed by one of them only:
-- claim: the oldest claimable job becomes `running` under a lease (`claimed_by`,
-  `lease_expires_at`, `attempts` + 1). On PostgreSQL the claiming transaction selects it with
-  `FOR UPDATE SKIP LOCKED`, so concurrent workers take different jobs without waiting; on SQLite
-  a conditional UPDATE re-checks that it is still claimable (writers are serialised);
+- claim: the next claimable job becomes `running` under a lease (`claimed_by`,
+  `lease_expires_at`, `attempts` + 1). Workspaces take turns: the next job is the oldest of the
+  workspace served least recently, and a workspace already running `PER_WORKSPACE` jobs (across
+  every worker) waits, so one tenant's hundred queued reports delay another's by about one
+  report's time, not a hundred. Claims are serialised (SQLite's writers are; on PostgreSQL an
+  advisory lock, with the job's row locked `FOR UPDATE SKIP LOCKED`), so the turns and the bound
+  hold across processes;
 - run: the content is built in a read session (`gateway.domain.reports.content`), with a time limit,
   while a heartbeat renews the lease every third of its length;
 - finish: `ready` with the content, or `failed` with a message, and `completed_at`, written only
@@ -17,7 +20,7 @@ another process (or this one after a restart) takes it over once the lease (defa
 SELIQ_REPORT_LEASE_SECONDS) runs out. A job claimed more than MAX_ATTEMPTS times is failed
 instead of being run again. On a clean shutdown the worker hands the job it holds back to the
 queue at once (`release`), without counting the attempt. The worker polls every
-`SELIQ_REPORT_POLL_SECONDS` (default 1 s) with one indexed read, and takes the write lock only
+`SELIQ_REPORT_POLL_SECONDS` (default 1 s) with one read, and takes the write lock only
 when there is a job to claim; its first look comes one poll interval after start-up.
 """
 
@@ -32,8 +35,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from gateway.domain import background
@@ -51,6 +55,11 @@ MAX_ERROR_CHARS = 1000
 LEASE_SECONDS = 60.0
 # A job whose worker died this many times is failed rather than claimed again.
 MAX_ATTEMPTS = 3
+# Jobs of one workspace running at once, across every worker: a tenant that queues a hundred
+# reports keeps at most this many workers busy, and the others' reports get the rest.
+PER_WORKSPACE = 2
+# PostgreSQL advisory lock that claims take in turn (any constant of our own: "seliq" + "rpt").
+CLAIM_LOCK_KEY = 0x5E11C_0A7
 
 
 def new_worker_id() -> str:
@@ -123,58 +132,67 @@ def _give_up_if_exhausted(session: AsyncSession, row: Report, now: datetime) -> 
     return True
 
 
+def _next_fair(now: datetime, per_workspace: int) -> Select[Any]:
+    """The job to claim next: workspaces take turns (the one served least recently first: the
+    oldest latest `started_at` of its jobs, never-served first), each workspace's own jobs oldest
+    first, and a workspace already running `per_workspace` jobs under live leases waits."""
+    other = aliased(Report)
+    live = and_(col(other.status) == "running", col(other.lease_expires_at) >= now)
+    waiting = select(col(Report.workspace_id)).where(_claimable(now)).correlate(None)
+    turns = (
+        select(
+            col(other.workspace_id).label("workspace_id"),
+            func.max(other.started_at).label("last_started"),
+            func.sum(case((live, 1), else_=0)).label("running"),
+        )
+        .where(col(other.workspace_id).in_(waiting))
+        .group_by(col(other.workspace_id))
+        .subquery("turns")
+    )
+    return (
+        select(Report)
+        .join(turns, turns.c.workspace_id == col(Report.workspace_id))
+        .where(_claimable(now), turns.c.running < per_workspace)
+        .order_by(turns.c.last_started.asc().nulls_first(), col(Report.created_at),
+                  col(Report.id))
+        .limit(1)
+    )
+
+
 async def claim_next(
-    db: Database, *, worker: str = WORKER_ID, lease: float = LEASE_SECONDS
+    db: Database, *, worker: str = WORKER_ID, lease: float = LEASE_SECONDS,
+    per_workspace: int = PER_WORKSPACE,
 ) -> Report | None:
-    """The oldest claimable job, now `running` under this worker's lease; None when there is
-    nothing to claim."""
+    """The next job in round-robin order across workspaces (`_next_fair`), now `running` under
+    this worker's lease; None when there is nothing this worker may claim now."""
     while True:
         now = utcnow()
-        values: dict[str, Any] = {
-            "status": "running", "started_at": now, "claimed_by": worker,
-            "lease_expires_at": now + timedelta(seconds=lease),
-        }
-        oldest = (
-            select(Report)
-            .where(_claimable(now))
-            .order_by(col(Report.created_at), col(Report.id))
-            .limit(1)
-        )
-        if not db.is_sqlite:
-            async with db.write() as session:
-                row = (
-                    await session.execute(oldest.with_for_update(skip_locked=True))
-                ).scalars().first()
-                if row is None:
-                    return None
-                for name, value in values.items():
-                    setattr(row, name, value)
-                row.attempts += 1
-                exhausted = _give_up_if_exhausted(session, row, now)
-            if exhausted:
-                continue
-            return row
+        # A read first: the write lock is taken only when there is a job to claim.
         async with db.read() as session:
-            report_id = (
-                await session.execute(oldest.with_only_columns(col(Report.id)))
+            found = (
+                await session.execute(_next_fair(now, per_workspace).with_only_columns(
+                    col(Report.id)))
             ).scalar_one_or_none()
-        if report_id is None:
+        if found is None:
             return None
         async with db.write() as session:
-            result = await session.execute(
-                update(Report)
-                .where(col(Report.id) == report_id, _claimable(now))
-                .values(attempts=col(Report.attempts) + 1, **values)
-            )
-            claimed = _rowcount(result) == 1
-            if claimed:
-                row = await session.get(Report, report_id, populate_existing=True)
-                assert row is not None
-                exhausted = _give_up_if_exhausted(session, row, now)
-        if claimed and not exhausted:
+            if not db.is_sqlite:
+                # Claims take turns (SQLite's writers are serialised already), so each one sees
+                # the ones before it: the turns and the per-workspace bound are exact.
+                await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
+            stmt = _next_fair(now, per_workspace).execution_options(populate_existing=True)
+            if not db.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True, of=Report)
+            row = (await session.execute(stmt)).scalars().first()
+            if row is None:
+                return None  # taken meanwhile by another worker
+            row.status, row.started_at, row.claimed_by = "running", now, worker
+            row.lease_expires_at = now + timedelta(seconds=lease)
+            row.attempts += 1
+            exhausted = _give_up_if_exhausted(session, row, now)
+        if not exhausted:
             return row
-        # Another worker took it between our read and our write (or it was given up): look
-        # again.
+        # A job that kept killing its worker was failed instead: look again.
 
 
 def _error_message(exc: BaseException) -> str:
