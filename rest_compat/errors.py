@@ -16,8 +16,9 @@ GRAPHQL_CODES: dict[str, tuple[int, str]] = {
     "BAD_USER_INPUT": (400, "invalid_request"),
     "GRAPHQL_VALIDATION_FAILED": (400, "invalid_request"),
     # A state the request cannot apply to (an invalid status transition): the request is
-    # well-formed but semantically refused, as GitHub answers such requests.
-    "CONFLICT": (422, "validation_failed"),
+    # well-formed, and valid by the OpenAPI document, but conflicts with the resource's current
+    # state, which is what 409 says (RFC 9110 15.5.10); retrying after the state changes can work.
+    "CONFLICT": (409, "conflict"),
     "RATE_LIMITED": (429, "rate_limited"),
     # The database stayed locked past its busy timeout; nothing was written (Retry-After).
     "UNAVAILABLE": (503, "unavailable"),
@@ -29,10 +30,12 @@ REFUSED_CODES: dict[int, str] = {
     413: "payload_too_large",
     429: "rate_limited",
 }
-# `userErrors` of a mutation: input the caller can fix (422), except an unknown target (404).
+# `userErrors` of a mutation: input the caller can fix (422), except an unknown target (404)
+# and a state the change does not apply to (409).
 USER_ERROR_CODES: dict[str, tuple[int, str]] = {
     "NOT_FOUND": (404, "not_found"),
     "FORBIDDEN": (403, "forbidden"),
+    "CONFLICT": GRAPHQL_CODES["CONFLICT"],
 }
 USER_ERROR_DEFAULT = (422, "validation_failed")
 INTERNAL_MESSAGE = "internal error; quote the request id"

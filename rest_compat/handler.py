@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from aiohttp import web
 from graphql import GraphQLSchema
 
+from gateway.domain import jsontext
 from gateway.domain.errors import DomainError
 from gateway.domain.storage.engine import Database
 from gateway.web.jsonio import request_id_of
@@ -110,7 +110,8 @@ def setup_rest(
     for route, document in zip(routes, documents, strict=True):
         handler = RestHandler(route, document, db, executor)
         app.router.add_route(route.method, route.path, handler.handle)
-    openapi = orjson.dumps(build_openapi(routes))
+    # jsontext: the document holds integers beyond 64 bits (the bounds of JSON numbers).
+    openapi = jsontext.dumps(build_openapi(routes))
 
     async def serve_openapi(request: web.Request) -> web.Response:
         return web.Response(body=openapi, content_type="application/json")

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from gateway.web.jsonio import json_response
+from rest_compat.cursors import CursorCodec
 from rest_compat.errors import (
     GRAPHQL_CODES,
     INTERNAL_MESSAGE,
@@ -168,7 +169,7 @@ PAGINATION_SCHEMA: dict[str, Any] = {
         "limit": {"type": "integer", "minimum": 1},
         "next_cursor": {
             "type": ["string", "null"],
-            "description": "Pass as `cursor` for the next page; null on the last page.",
+            "description": "Pass as `cursor` for the next page, as it is; null on the last page.",
         },
         "has_more": {"type": "boolean"},
     },
@@ -201,7 +202,9 @@ class Many:
             "data": [reshape(node) for node in connection["nodes"]],
             "pagination": {
                 "limit": call.values["limit"],
-                "next_cursor": connection["pageInfo"]["endCursor"] if more else None,
+                "next_cursor": (
+                    CursorCodec.from_graphql(connection["pageInfo"]["endCursor"]) if more else None
+                ),
                 "has_more": more,
             },
         }
@@ -226,9 +229,9 @@ class Many:
 @dataclass(frozen=True)
 class Payload:
     """A mutation payload `{<key>, userErrors}` at `data[<mutation>]`. A user error is a 422
-    `validation_failed` (a NOT_FOUND one a 404). `status_from` picks the status from the payload
-    when it depends on the outcome (POST /v1/alerts: 200 when deduplicated, else 201); list every
-    status it can give in `statuses`."""
+    `validation_failed` (a NOT_FOUND one a 404, a CONFLICT one a 409). `status_from` picks the
+    status from the payload when it depends on the outcome (POST /v1/alerts: 200 when
+    deduplicated, else 201); list every status it can give in `statuses`."""
 
     mutation: str
     # The payload key holding the resource; None: the payload itself is reshaped.
@@ -245,6 +248,8 @@ class Payload:
     # userError code -> (status, REST code), for mutations whose input errors are not 422s
     # (ingestion: a body that cannot be read is a 400 `invalid_request`).
     user_error_codes: Mapping[str, tuple[int, str]] | None = None
+    # The error statuses its userErrors map to (409: a change the resource's state refuses).
+    errors: tuple[int, ...] = (404, 422)
 
     @property
     def shapes(self) -> tuple[Shape, ...]:
@@ -278,7 +283,7 @@ class Payload:
         return out
 
     def error_statuses(self) -> tuple[int, ...]:
-        return (404, 422)
+        return self.errors
 
 
 RENDERINGS = {"markdown": "text/markdown", "html": "text/html"}

@@ -8,9 +8,30 @@ from typing import Any
 
 from aiohttp import web
 
+from rest_compat.bodies import BodySpec
 from rest_compat.documents import Document, RestSetupError, load_document
-from rest_compat.params import BodySpec, Param
+from rest_compat.params import Param
 from rest_compat.results import Call, Result
+
+
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link from this route's success answers to the route running `operation`: each
+    of its parameters (REST name) is taken from the answer by a runtime expression
+    (`$response.body#/id`). Clients and Schemathesis's stateful phase follow them."""
+
+    operation: str
+    parameters: tuple[tuple[str, str], ...]
+    description: str = ""
+
+    @property
+    def operation_id(self) -> str:
+        return self.operation[0].lower() + self.operation[1:]
+
+
+def links(operations: tuple[str, ...], parameter: str, expression: str) -> tuple[Link, ...]:
+    """One link per operation, each setting `parameter` from `expression`."""
+    return tuple(Link(operation, ((parameter, expression),)) for operation in operations)
 
 
 @dataclass(frozen=True)
@@ -25,6 +46,7 @@ class Route:
     summary: str = ""
     description: str = ""
     tag: str = ""
+    links: tuple[Link, ...] = ()
     # GraphQL argument/input names -> REST names, for error messages (derived).
     renames: dict[str, str] = field(init=False, compare=False, repr=False)
 

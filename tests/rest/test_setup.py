@@ -17,10 +17,11 @@ from gateway.domain.storage import models
 from gateway.domain.storage.engine import Database
 from gateway.service.app import create_app
 from rest_compat import RestSetupError, documents, route, setup_rest
+from rest_compat.bodies import BodyField, JsonBody, RawBody, TextField
 from rest_compat.documents import check_enums, check_shape, load_document
 from rest_compat.errors import RestError
 from rest_compat.handler import check_routes, graphql_schema_of
-from rest_compat.params import BodyField, JsonBody, RawBody, TextField, path_param
+from rest_compat.params import path_param
 from rest_compat.results import One
 from rest_compat.route import Route
 from rest_compat.routes import ROUTES
