@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-ORDER = ("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8")
+ORDER = ("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T11", "T12")
 
 
 @dataclass
@@ -43,6 +43,8 @@ class Ratio:
             return "n/a"
         if self.unit == "MiB":
             return f"{self.value:.0f} MiB"
+        if self.unit == "s":
+            return f"{self.value:.2f} s"
         return f"{self.value:.2f}"
 
     def as_json(self) -> dict[str, Any]:
@@ -132,14 +134,16 @@ def write(
         orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
     )
     history = results_dir / "history.md"
+    header = "| date (UTC) | mode | commit | " + " | ".join(ORDER) + " | machine |\n"
+    rule = "|---|---|---|" + "---|" * len(ORDER) + "---|\n"
     if not history.exists():
         history.write_text(
             "# Benchmark history\n\n"
             "One line per `python -m bench` run (`make bench`); see docs/performance.md "
-            "for what each ratio means and its target.\n\n"
-            "| date (UTC) | mode | commit | " + " | ".join(ORDER) + " | machine |\n"
-            "|---|---|---|" + "---|" * len(ORDER) + "---|\n"
+            "for what each ratio means and its target.\n\n" + header + rule
         )
+    else:
+        _widen_header(history, header, rule)
     cells = []
     for key in ORDER:
         ratio = ratios.get(key)
@@ -151,3 +155,23 @@ def write(
             + " | ".join(cells) + f" | {cpu} |\n"
         )
     return document
+
+
+def _widen_header(history: Path, header: str, rule: str) -> None:
+    """A history started before a ratio was added gets its column: in the header, and as "-" in
+    the older lines (before their machine cell)."""
+    lines = history.read_text().splitlines(keepends=True)
+    if header in lines:
+        return
+    width = header.count("|") - 1
+    for index, line in enumerate(lines):
+        if line.startswith("| date (UTC) |"):
+            lines[index] = header
+            if index + 1 < len(lines) and lines[index + 1].startswith("|---"):
+                lines[index + 1] = rule
+        elif line.startswith("| ") and not line.startswith("|---"):
+            cells = line.rstrip("\n").strip().strip("|").split("|")
+            if len(cells) < width:
+                cells[-1:-1] = [" - "] * (width - len(cells))
+                lines[index] = "|" + "|".join(cells) + "|\n"
+    history.write_text("".join(lines))

@@ -1,4 +1,4 @@
-"""`python -m bench [--quick]`: seed, start the servers, measure T1..T8, print and record them.
+"""`python -m bench [--quick]`: seed, start the servers, measure every ratio, print and record them.
 
 Layout of a run: the gateway (`seliq-gateway serve`) and the hand-written reference each run in
 their own process, pinned to one core once they answer; the load generator runs in another
@@ -13,6 +13,7 @@ whereas a missed target only shows as "NO" in the table (exit 0).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sqlite3
 import statistics
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import ingest, seed
 from bench.loadgen import BenchmarkBroken, Job, JobResult, LoadGenerator
@@ -62,15 +65,17 @@ class Plan:
     latency_seconds: float  # per round, page and database, T7
     t5_seconds: float
     t6_alerts: int  # per round and variant
+    t11_rounds: int
+    t12_singles: int  # tenant B's alerts per backend
     t6_senders: int = 16
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
             return cls("quick", rounds=5, seconds=0.5, concurrency=8, latency_seconds=0.2,
-                       t5_seconds=0.3, t6_alerts=64)
+                       t5_seconds=0.3, t6_alerts=64, t11_rounds=3, t12_singles=8)
         return cls("full", rounds=7, seconds=2.0, concurrency=8, latency_seconds=0.75,
-                   t5_seconds=1.5, t6_alerts=320)
+                   t5_seconds=1.5, t6_alerts=320, t11_rounds=7, t12_singles=20)
 
 
 class Bench:
@@ -83,6 +88,7 @@ class Bench:
         self.ratios: dict[str, Ratio] = {}
         self.loadgen: LoadGenerator | None = None
         self.key = seed.API_KEY
+        self.t12_postgres: PostgresCopy | None = None
 
     def wants(self, *ids: str) -> bool:
         return any(i in self.only for i in ids)
@@ -98,11 +104,16 @@ class Bench:
             started.append(start_gateway("gateway", dashboard.url, self.run_dir))
             if self.wants("T1", "T2", "T8"):
                 started.append(start_reference("reference", dashboard.path, self.run_dir))
-        if self.wants("T6"):
+        if self.wants("T6", "T11", "T12"):
             base = seed.ensure(seed.INGEST)
             self.ingest_gateway_db = seed.copy_to(base, self.run_dir / "ingest-gateway.db")
             self.ingest_naive_db = seed.copy_to(base, self.run_dir / "ingest-naive.db")
+            ingest.add_quiet_tenant(self.ingest_gateway_db.path)  # T12's tenant B
             started.append(start_gateway("gateway-ingest", self.ingest_gateway_db.url,
+                                         self.run_dir))
+        if self.wants("T12") and (admin := postgres_url()) is not None:
+            self.t12_postgres = PostgresCopy.create(admin, self.ingest_gateway_db.url)
+            started.append(start_gateway("gateway-ingest-pg", self.t12_postgres.url,
                                          self.run_dir))
         if self.wants("T7"):
             self.t7_big = seed.ensure(seed.t7_big(quick))
@@ -121,6 +132,8 @@ class Bench:
             self.loadgen.close()
         for server in self.servers.values():
             server.stop()
+        if self.t12_postgres is not None:
+            self.t12_postgres.drop()
 
     # ---- helpers -----------------------------------------------------------------------------
 
@@ -323,6 +336,78 @@ class Bench:
                     "fsync_ms": round(ingest.fsync_ms(self.run_dir), 3)},
         )
 
+    def t11(self) -> None:
+        gateway = self.servers["gateway-ingest"]
+        raw = ingest.RawBatch(self.ingest_naive_db.path, self.cores.server)
+        gateway_s: list[float] = []
+        raw_s: list[float] = []
+        try:
+            # Warm-up round (-1) on both sides, then alternating rounds; round numbers go on
+            # from 1000 so that T6's alerts are never met again.
+            for index in range(-1, self.plan.t11_rounds):
+                number = 1000 + index
+                request = ingest.batch_request(ingest.new_incident_batch(number))
+
+                def through_gateway(request: Request = request) -> float:
+                    result = self.job(gateway, [request], mode="count", expect_status=(202,))
+                    return result.latencies[0]
+
+                def through_raw(number: int = number) -> float:
+                    return raw.run(number)
+
+                order: list[Callable[[], float]] = [through_gateway, through_raw]
+                if index % 2:
+                    order.reverse()
+                took = {fn: fn() for fn in order}
+                if index >= 0:
+                    gateway_s.append(took[through_gateway])
+                    raw_s.append(took[through_raw])
+        finally:
+            raw.close()
+        ours = ingest.table_counts(self.ingest_gateway_db.path)
+        theirs = ingest.table_counts(self.ingest_naive_db.path)
+        if ours != theirs:
+            raise BenchmarkBroken(
+                f"T11: the gateway and the raw batch wrote different rows: {ours} vs {theirs}"
+            )
+        paired = statistics.median(r / g for g, r in zip(gateway_s, raw_s, strict=True))
+        self.ratios["T11"] = Ratio(
+            "T11", f"{ingest.T11_BATCH:,}-alert webhook batch opening incidents: raw executemany "
+            "s / gateway s", ">= 0.1", paired,
+            detail={"gateway_ms": statistics.median(gateway_s) * 1000,
+                    "raw_ms": statistics.median(raw_s) * 1000},
+        )
+
+    def t12(self) -> None:
+        driver = ingest.FairnessDriver(self.cores.client)
+        slowest: dict[str, float] = {}
+        detail: dict[str, Any] = {}
+        try:
+            backends = [("sqlite", self.servers["gateway-ingest"])]
+            if "gateway-ingest-pg" in self.servers:
+                backends.append(("postgres", self.servers["gateway-ingest-pg"]))
+            for name, server in backends:
+                result = driver.run(HOST, server.port, self.plan.t12_singles)
+                refused = sum(1 for s in result.single_statuses if s != 202)
+                worst = max(result.single_latencies)
+                # A refused single has to be sent again: it counts as the whole deadline.
+                slowest[name] = max(worst, 10.0) if refused else worst
+                detail[name] = {
+                    "b_slowest_s": worst, "b_median_s": statistics.median(result.single_latencies),
+                    "b_2xx": len(result.single_statuses) - refused,
+                    "b_sent": len(result.single_statuses),
+                    "a_batches": {str(status): n for status, n in result.storm_statuses.items()},
+                }
+        finally:
+            driver.close()
+        if "postgres" not in slowest:
+            detail["postgres"] = "not measured: set SELIQ_BENCH_POSTGRES_URL"
+        self.ratios["T12"] = Ratio(
+            "T12", f"B's slowest single alert while A posts {ingest.T12_SENDERS} x 1,000-alert "
+            "batches (s, worst backend)", "<= 1.0",
+            max(slowest.values()), unit="s", detail=detail,
+        )
+
     def t7(self) -> None:
         big, small = self.servers["gateway-t7-big"], self.servers["gateway-t7-small"]
         # The first page of each list, and a page from half-way down it (keyset: same cost).
@@ -380,12 +465,52 @@ class Bench:
             (("T4",), "T4", self.t4),
             (("T7",), "T7", self.t7),
             (("T6",), "T6", self.t6),
+            (("T11",), "T11", self.t11),
+            (("T12",), "T12", self.t12),
             (("T5",), "T5", self.t5),
         ]
         for ids, label, step in steps:
             if self.wants(*ids):
                 progress(label)
                 step()
+
+
+def postgres_url() -> str | None:
+    """Where T12 measures PostgreSQL too: `SELIQ_BENCH_POSTGRES_URL` (else the tests' URL)."""
+    return os.environ.get("SELIQ_BENCH_POSTGRES_URL") or os.environ.get("SELIQ_TEST_POSTGRES_URL")
+
+
+@dataclass
+class PostgresCopy:
+    """A PostgreSQL database of this run: created, migrated and filled from a SQLite file."""
+
+    admin_url: str
+    url: str
+
+    @classmethod
+    def create(cls, admin_url: str, source_url: str) -> PostgresCopy:
+        from gateway.domain.storage import copy, migrate
+
+        name = f"seliq_bench_{os.getpid()}"
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        made = cls(admin_url, url)
+        asyncio.run(made._admin(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
+        asyncio.run(migrate.upgrade(url))
+        asyncio.run(copy.copy_database(source_url, url))
+        return made
+
+    def drop(self) -> None:
+        name = make_url(self.url).database
+        asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    async def _admin(self, *statements: str) -> None:
+        engine = create_async_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                for statement in statements:
+                    await conn.exec_driver_sql(statement)
+        finally:
+            await engine.dispose()
 
 
 _STARTED = time.monotonic()
@@ -413,7 +538,7 @@ def _middle_cursor(database: Path, table_name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="short rounds and a smaller T7 database (finishes within 60 s)")
+                        help="short rounds and a smaller T7 database (about 90 s, idle machine)")
     parser.add_argument("--only", default=",".join(ORDER),
                         help="comma-separated ratios to measure (default: all)")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR,
