@@ -14,7 +14,7 @@ from gateway.domain.errors import InvalidInput
 from gateway.domain.ingest import deliveries
 from gateway.domain.tenancy import workspaces
 from schema.alerts import Alert, AlertFilter
-from schema.context import Info
+from schema.context import Context, Info
 from schema.enums import KeyScope
 from schema.incidents import Incident, IncidentFilter, IncidentOrder
 from schema.ingest import WebhookDelivery
@@ -92,19 +92,24 @@ class RateLimit:
     cost: int = strawberry.field(description="What this operation cost.")
 
 
+def rate_limit_of(context: Context) -> RateLimit | None:
+    """`Query.rateLimit` (the cached plans in schema/plan answer it with this too)."""
+    decision = context.rate_limit
+    if decision is None:
+        return None
+    return RateLimit(
+        limit=decision.limit,
+        remaining=decision.remaining,
+        reset_at=datetime.fromtimestamp(decision.reset_at, UTC),
+        cost=decision.cost,
+    )
+
+
 @strawberry.type
 class Query:
     @strawberry.field
     def rate_limit(self, info: Info) -> RateLimit | None:
-        decision = info.context.rate_limit
-        if decision is None:
-            return None
-        return RateLimit(
-            limit=decision.limit,
-            remaining=decision.remaining,
-            reset_at=datetime.fromtimestamp(decision.reset_at, UTC),
-            cost=decision.cost,
-        )
+        return rate_limit_of(info.context)
 
     @strawberry.field(description="Fetch any object by its id; null if it is not visible.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

@@ -12,6 +12,7 @@ import strawberry
 from gateway.domain.errors import DomainError
 from gateway.domain.sla import maths
 from gateway.domain.sla import policy as sla
+from gateway.domain.storage.engine import Database
 from gateway.domain.timeutil import utcnow
 from schema.context import Info
 from schema.enums import Severity
@@ -153,15 +154,23 @@ class SlaSummary(SlaFigures):
 
 async def incident_sla(info: Info, incident: Incident) -> IncidentSla:
     workspace = await info.context.loaders.workspace.load(incident.workspace_id)
-    policy = sla.policy_from_json(workspace.sla_policy if workspace else None)
-    target = policy[incident.severity.value]
     times = maths.IncidentRow(
         id=str(incident.id), workspace_id=incident.workspace_id, number=incident.number,
         title=incident.title, severity=incident.severity.value, status=incident.status.value,
         created_at=incident.created_at, acknowledged_at=incident.acknowledged_at,
         resolved_at=incident.resolved_at,
     )
-    state = maths.incident_sla(times, target, utcnow())
+    return sla_of(workspace.sla_policy if workspace else None, times, utcnow())
+
+
+def sla_of(
+    stored_policy: dict[str, Any] | None, times: maths.IncidentRow, now: datetime
+) -> IncidentSla:
+    """`Incident.sla` of an incident under its workspace's stored policy (the cached plans in
+    schema/plan call it once per row too)."""
+    policy = sla.policy_from_json(stored_policy)
+    target = policy[times.severity]
+    state = maths.incident_sla(times, target, now)
     return IncidentSla(
         ack_due_at=state.ack_due_at,
         resolve_due_at=state.resolve_due_at,
@@ -183,10 +192,25 @@ async def workspace_sla_summary(
     until: datetime | None,
     include_children: bool,
 ) -> SlaSummary:
-    async with info.context.db.read() as session:
+    return await sla_summary_of(
+        info.context.db, info.context.principal.permitted_workspace_ids, workspace_id, since,
+        until, include_children,
+    )
+
+
+async def sla_summary_of(
+    db: Database,
+    permitted: frozenset[str],
+    workspace_id: str,
+    since: datetime | None,
+    until: datetime | None,
+    include_children: bool,
+) -> SlaSummary:
+    """`Workspace.slaSummary` (the cached plans in schema/plan call it too)."""
+    async with db.read() as session:
         summary = await maths.summary_for(
             session, workspace_id, since=since, until=until, include_children=include_children,
-            permitted=info.context.principal.permitted_workspace_ids,
+            permitted=permitted,
         )
     return SlaSummary.from_domain(summary)
 

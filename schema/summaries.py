@@ -9,7 +9,7 @@ the built-in text, so a list never makes one model call per row. See
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
@@ -45,8 +45,16 @@ async def alert_summary(info: Info, alert: Alert) -> AlertSummary:
     incident = None
     if alert.incident_id is not None:
         incident = await info.context.loaders.incident.load((alert.workspace_id, alert.incident_id))
+    return await summary_of(info.context.summarizer, alert, incident, may_call_model(info))
+
+
+async def summary_of(
+    summarizer: summaries.Summarizer, alert: Any, incident: Any | None, allow_provider: bool
+) -> AlertSummary:
+    """`Alert.summary` of an alert row (or anything with its attributes) and its incident row
+    (the cached plans in schema/plan call it too)."""
     facts = summaries.facts_of(alert, incident)
-    result = await info.context.summarizer.summarize(facts, allow_provider=may_call_model(info))
+    result = await summarizer.summarize(facts, allow_provider=allow_provider)
     return AlertSummary(
         text=result.text, generated_by=result.generated_by, generated_at=result.generated_at
     )

@@ -1,11 +1,15 @@
-"""From a validated document to a `Plan`: walk the operation's selections, resolve fragments and
-variables, and refuse (`Unsupported`) anything plans do not cover."""
+"""From a validated document to a `Plan`: walk the operation's selections (fragments expanded,
+`@include`/`@skip` decided for the request's values of their variables), decide for each field
+how it is answered (`schema.plan.fields`), and refuse (`Unsupported`) what plans do not
+cover."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from graphql import (
+    BooleanValueNode,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -14,99 +18,128 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     NamedTypeNode,
-    NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionNode,
     SelectionSetNode,
-    ValueNode,
+    VariableNode,
     get_named_type,
     is_abstract_type,
 )
 
-from gateway.domain.incidents import alerts, incidents
-from gateway.domain.incidents.alerts import ALERT_SORT, AlertFilter
-from gateway.domain.incidents.incidents import DEFAULT_ORDER, ORDER_COLUMNS, IncidentFilter
-from gateway.domain.storage.models import Alert, Incident
+from schema.plan.complete import completer
+from schema.plan.fields import (
+    NODE_TYPES,
+    ROOTS,
+    VIEWER,
+    Children,
+    ChildWorkspaces,
+    Column,
+    Computed,
+    Fields,
+    Ref,
+    RootById,
+    RootList,
+    RootNode,
+    RootValue,
+    RootWorkspace,
+)
 from schema.plan.selections import (
+    ChildrenPlan,
+    ComputedPlan,
     ConnectionPlan,
     EdgePlan,
+    FieldArguments,
     ObjectPlan,
     Plan,
     RefPlan,
-    finish_connection,
+    RootPlan,
+    finish,
 )
-from schema.plan.statements import Statements
-from schema.plan.values import (
-    FIELDS,
-    NOT_A_QUERY,
-    PAGE_INFO_FIELDS,
-    Column,
-    Nested,
-    Ref,
-    Root,
-    Unsupported,
-)
+from schema.plan.values import NOT_A_QUERY, Unsupported
+
+PAGE_INFO_FIELDS = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor")
+CONDITIONAL = ("include", "skip")
+
+
+def operation_of(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        op for op in operations
+        if operation_name is None or (op.name is not None and op.name.value == operation_name)
+    ]
+    if len(chosen) != 1:
+        raise Unsupported("operation", "one operation")
+    if chosen[0].operation != OperationType.QUERY:
+        raise Unsupported(NOT_A_QUERY, "not a query")
+    return chosen[0]
+
+
+def directive_variables(document: DocumentNode) -> tuple[str, ...]:
+    """The variables `@include` / `@skip` read: a plan is compiled per their values."""
+    found: dict[str, None] = {}
+
+    def walk(selection_set: SelectionSetNode | None) -> None:
+        for selection in selection_set.selections if selection_set else ():
+            for directive in selection.directives or ():
+                for argument in directive.arguments or ():
+                    if isinstance(argument.value, VariableNode):
+                        found[argument.value.name.value] = None
+            walk(getattr(selection, "selection_set", None))
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            walk(definition.selection_set)
+    return tuple(found)
 
 
 class Compiler:
-    def __init__(self, schema: GraphQLSchema, document: Any, operation_name: str | None) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, fields: Fields, document: DocumentNode,
+        operation: OperationDefinitionNode, conditions: dict[str, bool],
+    ) -> None:
         self.schema = schema
+        self.fields = fields
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        chosen = [
-            op for op in operations
-            if operation_name is None or (op.name is not None and op.name.value == operation_name)
-        ]
-        if len(chosen) != 1 or chosen[0].operation != OperationType.QUERY:
-            raise Unsupported(
-                "operation" if len(chosen) != 1 else NOT_A_QUERY, "one query operation"
-            )
-        self.operation = chosen[0]
+        self.operation = operation
+        self.conditions = conditions  # the values of the variables @include / @skip read
 
-    def compile(self) -> Plan:
-        if self.operation.directives:
-            raise Unsupported("directive", "operation directives")
-        variables: dict[str, tuple[str, bool, ValueNode | None]] = {}
-        for definition in self.operation.variable_definitions or ():
-            if definition.directives:
-                raise Unsupported("directive", "variable directives")
-            type_node = definition.type
-            non_null = isinstance(type_node, NonNullTypeNode)
-            inner = type_node.type if isinstance(type_node, NonNullTypeNode) else type_node
-            if not isinstance(inner, NamedTypeNode):
-                raise Unsupported("operation", "list variables")
-            variables[definition.variable.name.value] = (
-                inner.name.value, non_null, definition.default_value,
-            )
-        query_type = self.schema.query_type
-        assert query_type is not None
-        roots: list[tuple[str, str, Any]] = []
-        for key, nodes in self.collect([self.operation.selection_set], query_type).items():
-            name = nodes[0].name.value
-            if name == "__typename":
-                roots.append((key, "__typename", query_type.name))
-            elif name in ROOTS:
-                plan = self.connection(key, nodes, query_type, None, ROOTS[name])
-                finish_connection(plan, None)
-                roots.append((key, "list", plan))
+    # ---- selections ----------------------------------------------------------------------------
+
+    def name_of(self, strawberry_field: Any) -> str:
+        return self.fields.name_of(strawberry_field)
+
+    def included(self, selection: SelectionNode) -> bool:
+        """`@include` / `@skip` for this request (graphql-core's `should_include_node`)."""
+        for directive in selection.directives or ():
+            name = directive.name.value
+            if name not in CONDITIONAL:
+                raise Unsupported("directive", f"@{name}")
+            value = directive.arguments[0].value if directive.arguments else None
+            if isinstance(value, BooleanValueNode):
+                flag = value.value
+            elif isinstance(value, VariableNode) and value.name.value in self.conditions:
+                flag = self.conditions[value.name.value]
             else:
-                raise Unsupported("root_field", f"root field {name}")
-        return Plan(variables, roots)
+                raise Unsupported("directive", f"@{name} without a Boolean")
+            if flag != (name == "include"):
+                return False
+        return True
 
     def collect(
         self, selection_sets: list[SelectionSetNode], runtime: GraphQLObjectType
     ) -> dict[str, list[FieldNode]]:
-        """graphql-core's CollectFields for what plans support: fields grouped by response key
-        in the order they first appear, fragments expanded once, no directives."""
+        """graphql-core's CollectFields: fields grouped by response key in the order they first
+        appear, fragments expanded once, `@include` / `@skip` applied."""
         fields: dict[str, list[FieldNode]] = {}
         visited: set[str] = set()
 
         def walk(selection_set: SelectionSetNode) -> None:
             for selection in selection_set.selections:
-                if selection.directives:
-                    raise Unsupported("directive", "directives")
+                if not self.included(selection):
+                    continue
                 if isinstance(selection, FieldNode):
                     key = (selection.alias or selection.name).value
                     fields.setdefault(key, []).append(selection)
@@ -150,21 +183,78 @@ class Compiler:
             raise Unsupported("unsupported_field", f"no object type {name}")
         return found
 
+    @staticmethod
+    def arguments(parent: GraphQLObjectType, nodes: list[FieldNode]) -> FieldArguments:
+        definition = parent.fields[nodes[0].name.value]
+        return FieldArguments(definition, nodes[0], definition.extensions["strawberry-definition"])
+
+    # ---- the operation -------------------------------------------------------------------------
+
+    def compile(self) -> Plan:
+        if self.operation.directives:
+            raise Unsupported("directive", "operation directives")
+        for definition in self.operation.variable_definitions or ():
+            if definition.directives:
+                raise Unsupported("directive", "variable directives")
+        query_type = self.schema.query_type
+        assert query_type is not None
+        roots: list[RootPlan] = []
+        for key, nodes in self.collect([self.operation.selection_set], query_type).items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                roots.append(RootPlan(key, "__typename", query_type.name))
+                continue
+            spec = ROOTS.get(name)
+            if spec is None:
+                raise Unsupported("root_field", f"root field {name}")
+            roots.append(self.root(key, nodes, query_type, spec))
+        return Plan(roots)
+
+    def root(
+        self, key: str, nodes: list[FieldNode], query_type: GraphQLObjectType, spec: Any
+    ) -> RootPlan:
+        arguments = self.arguments(query_type, nodes)
+        field_type = query_type.fields[nodes[0].name.value].type
+        nullable = not isinstance(field_type, GraphQLNonNull)
+        if isinstance(spec, RootList):
+            connection = self.connection(key, nodes, query_type, spec, in_list=False)
+            for obj in connection.objects:
+                finish(obj, connection.layout)
+            return RootPlan(key, "list", connection, arguments, nullable=nullable)
+        if isinstance(spec, RootValue):
+            complete = completer(self, field_type, nodes)
+            return RootPlan(key, "value", (spec, complete), arguments, nullable=nullable)
+        if isinstance(spec, RootById):
+            type_names = [spec.type_name]
+        elif isinstance(spec, RootWorkspace):
+            type_names = ["Workspace"]
+        else:
+            type_names = list(NODE_TYPES.values())
+        many = isinstance(spec, RootNode) and spec.many
+        plan = RootPlan(key, "many" if many else "one", spec, arguments, nullable=nullable)
+        for type_name in type_names:
+            if type_name == VIEWER:  # the calling key: a value, not a row
+                plan.values[type_name] = completer(self, self.object_type(type_name), nodes)
+                continue
+            obj = self.object(nodes, type_name, full=True, in_list=many)
+            finish(obj, obj.layout)
+            plan.objects[type_name] = obj
+        return plan
+
+    # ---- lists ---------------------------------------------------------------------------------
+
     def connection(
-        self, key: str, nodes: list[FieldNode], parent: GraphQLObjectType, spec: Nested | None,
-        root: Root | None = None,
+        self, key: str, nodes: list[FieldNode], parent: GraphQLObjectType, spec: Any,
+        in_list: bool,
     ) -> ConnectionPlan:
         definition = parent.fields[nodes[0].name.value]
         connection_type = get_named_type(definition.type)
         if not isinstance(connection_type, GraphQLObjectType):
             raise Unsupported("unsupported_field", "connection type")
-        list_of = root or spec
-        assert list_of is not None
-        node_type = list_of.node_type
-        arguments = {arg.name.value: arg.value for arg in nodes[0].arguments or ()}
-        if any(name not in list_of.arguments for name in arguments):
-            raise Unsupported("argument", "connection arguments")
-        plan = ConnectionPlan(key, connection_type.name, arguments, spec, root=root)
+        if any(name not in spec.arguments for name in definition.args):
+            raise Unsupported("argument", f"{parent.name}.{nodes[0].name.value} arguments")
+        plan = ConnectionPlan(key, connection_type.name, spec, self.arguments(parent, nodes))
+        node_type = spec.node_type
         for sub_key, sub_nodes in self.collect(
             self.sub_selections(nodes), connection_type
         ).items():
@@ -172,7 +262,7 @@ class Compiler:
             if name == "__typename":
                 plan.fields.append((sub_key, "__typename", connection_type.name))
             elif name == "nodes":
-                obj = self.object(sub_nodes, node_type)
+                obj = self.object(sub_nodes, node_type, full=False, in_list=True)
                 plan.objects.append(obj)
                 plan.fields.append((sub_key, "nodes", obj))
             elif name == "edges":
@@ -191,19 +281,17 @@ class Compiler:
                     info.append((info_key, info_name))
                 plan.fields.append((sub_key, "pageInfo", info))
             elif name == "totalCount":
-                if spec is not None and spec.total_column is None:
-                    raise Unsupported("unsupported_field", "totalCount of this list")
                 plan.fields.append((sub_key, "totalCount", None))
             else:
                 raise Unsupported("unsupported_field", f"connection field {name}")
-        columns: dict[str, None] = {}
+        sorts = spec.listing.orders.values()
+        columns: dict[str, None] = {"id": None}
+        columns.update((sort.attribute, None) for sort in sorts)
+        if isinstance(spec, Children):
+            columns[spec.parent.key] = None
         for obj in plan.objects:
             columns.update(obj.columns)
-        if root is not None:
-            plan.statements = Statements(root.model, root.sort, list(columns))
-        else:
-            assert spec is not None
-            plan.statements = Statements(spec.model, spec.sort, list(columns), spec.parent)
+        plan.layout = list(columns)
         return plan
 
     def edges(
@@ -219,67 +307,69 @@ class Compiler:
             elif name == "cursor":
                 plan.fields.append((key, "cursor", None))
             elif name == "node":
-                plan.fields.append((key, "node", self.object(sub_nodes, node_type)))
+                obj = self.object(sub_nodes, node_type, full=False, in_list=True)
+                plan.fields.append((key, "node", obj))
             else:
                 raise Unsupported("unsupported_field", f"edge field {name}")
         return plan
 
-    def object(self, nodes: list[FieldNode], type_name: str) -> ObjectPlan:
+    # ---- objects -------------------------------------------------------------------------------
+
+    def object(
+        self, nodes: list[FieldNode], type_name: str, *, full: bool, in_list: bool
+    ) -> ObjectPlan:
+        """The plan of an object selection. `full`: its rows are whole rows (read by id),
+        otherwise they carry what `columns` asks for."""
         runtime = self.object_type(type_name)
-        known = FIELDS[type_name]
-        plan = ObjectPlan(type_name)
-        plan.columns["id"] = None
+        model = self.fields.model(type_name)
+        plan = ObjectPlan(type_name, model, full, in_list)
+        plan.need("id", plan.scope_attribute)
         for key, sub_nodes in self.collect(self.sub_selections(nodes), runtime).items():
             name = sub_nodes[0].name.value
             if name == "__typename":
                 plan.fields.append((key, "const", type_name))
                 continue
-            kind = known.get(name)
-            if kind is None:
-                raise Unsupported("unsupported_field", f"{type_name}.{name}")
-            if any(node.arguments for node in sub_nodes) and not isinstance(kind, Nested):
-                raise Unsupported("argument", "arguments")
+            kind = self.fields.kind(type_name, name)
             if isinstance(kind, Column):
-                plan.columns[kind.name] = None
+                plan.need(kind.attribute)
                 plan.fields.append((key, "column", kind))
             elif isinstance(kind, Ref):
-                plan.columns[kind.column] = None
-                ref_type = self.object_type(kind.type_name)
-                selected: list[tuple[str, str]] = []
-                for ref_key, ref_nodes in self.collect(
-                    self.sub_selections(sub_nodes), ref_type
-                ).items():
-                    ref_name = ref_nodes[0].name.value
-                    if ref_name not in ("id", "__typename"):
-                        raise Unsupported(
-                            "unsupported_field", f"{kind.type_name}.{ref_name} beyond id"
-                        )
-                    selected.append((ref_key, ref_name))
-                nullable = not isinstance(runtime.fields[name].type, GraphQLNonNull)
-                plan.fields.append(
-                    (key, "ref", RefPlan(kind.column, kind.type_name, selected, nullable))
-                )
-            else:
-                nested = self.connection(key, sub_nodes, runtime, kind)
-                if nested.nested:
-                    raise Unsupported("nested_list", "lists below nested lists")
-                if kind.total_column is not None:
-                    plan.columns[kind.total_column] = None
-                plan.nested.append(nested)
-                plan.fields.append((key, "nested", nested))
+                ref = self.ref(sub_nodes, runtime, name, kind, in_list)
+                plan.need(kind.attribute)
+                plan.relations.append(ref)
+                plan.fields.append((key, "ref", ref))
+            elif isinstance(kind, Children):
+                nested = self.connection(key, sub_nodes, runtime, kind, in_list=True)
+                if kind.total not in (None, "count()"):
+                    plan.need(kind.total)
+                plan.relations.append(nested)
+                plan.fields.append((key, "connection", nested))
+            elif isinstance(kind, ChildWorkspaces):
+                target = self.object(sub_nodes, "Workspace", full=True, in_list=True)
+                children = ChildrenPlan(target)
+                plan.relations.append(children)
+                plan.fields.append((key, "children", children))
+            elif isinstance(kind, Computed):
+                needs = kind.needs if kind.needs is not None else model.__table__.columns.keys()
+                plan.need(*needs)
+                complete = completer(self, runtime.fields[name].type, sub_nodes)
+                arguments = self.arguments(runtime, sub_nodes)
+                computed = ComputedPlan(kind, arguments, complete, in_list)
+                plan.relations.append(computed)
+                plan.fields.append((key, "computed", computed))
+        if full:
+            plan.layout = list(model.__table__.columns.keys())
         return plan
 
-
-ROOTS = {
-    "incidents": Root(
-        "Incident", Incident, ORDER_COLUMNS[DEFAULT_ORDER],
-        ("first", "after", "last", "before", "filter", "orderBy"),
-        lambda session, workspace_id: incidents.count_incidents(
-            session, workspace_id, IncidentFilter()
-        ),
-    ),
-    "alerts": Root(
-        "Alert", Alert, ALERT_SORT, ("first", "after", "last", "before", "filter"),
-        lambda session, workspace_id: alerts.count_alerts(session, workspace_id, AlertFilter()),
-    ),
-}
+    def ref(
+        self, nodes: list[FieldNode], parent: GraphQLObjectType, name: str, kind: Ref,
+        in_list: bool,
+    ) -> RefPlan:
+        nullable = not isinstance(parent.fields[name].type, GraphQLNonNull)
+        target_type = self.object_type(kind.type_name)
+        selected = self.collect(self.sub_selections(nodes), target_type)
+        if all(sub[0].name.value in ("id", "__typename") for sub in selected.values()):
+            id_fields = [(key, sub[0].name.value) for key, sub in selected.items()]
+            return RefPlan(kind.attribute, kind.type_name, nullable, None, id_fields)
+        target = self.object(nodes, kind.type_name, full=True, in_list=in_list)
+        return RefPlan(kind.attribute, kind.type_name, nullable, target, [])

@@ -1,57 +1,98 @@
-"""Compiled selections (an object, a reference, a connection and its edges) and the generated
-functions that build the response for each from the rows of one request."""
+"""Compiled selections and the generated functions that build a response from rows.
+
+A plan is a tree: an `ObjectPlan` per object selection (its fields in response order, the
+columns its rows must carry, the relations below it), a `ConnectionPlan` per list, a `RefPlan`
+per object named by an id in the row, a `ComputedPlan` per value computed in Python, a
+`ChildrenPlan` for `Workspace.children`. Running a plan first reads the rows, one statement
+per relation for all the rows above it, into `Fetched` (by id of the relation's plan), then
+builds the JSON top-down with one generated function per object selection.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from graphql import (
-    ValueNode,
-)
+from graphql import FieldNode, GraphQLField
 
 from gateway.domain.pagination import encode_cursor
-from schema.plan.values import Fallback, Nested, Root, datetime_value, same_value, sort_value
+from schema.plan.complete import Complete
+from schema.plan.values import Fallback, datetime_value, same_value, sort_value
 
-# ---- compiled selections -----------------------------------------------------------------------
-
-
-Arguments = dict[str, ValueNode]
-# Per request: the pages of each nested list (by id of its ConnectionPlan), by parent id.
-if TYPE_CHECKING:
-    from schema.plan.statements import Statements
-
-Fetched = dict[int, dict[str, "RowPage"]]
+# Per request: what each relation read, by id of its plan.
+Fetched = dict[int, Any]
 Builder = Callable[[Any, Fetched], dict[str, Any]]
+# A value below a row: (row, fetched) -> JSON.
+RowValue = Callable[[Any, Fetched], Any]
+
+
+@dataclass
+class FieldArguments:
+    """A field's arguments, evaluated once per request (they are the same for every row)."""
+
+    definition: GraphQLField
+    node: FieldNode
+    strawberry_field: Any
 
 
 @dataclass
 class ObjectPlan:
-    """One JSON object of `type_name` built from a row: its fields in response order."""
+    """One JSON object of `type_name` built from a row of `model`."""
 
     type_name: str
-    # (response key, kind, payload): kind "column" (Column), "const" (a value), "ref" (RefPlan),
-    # "nested" (ConnectionPlan).
+    model: Any
+    # Rows carry every column of the model (read by id) rather than only what is selected.
+    full: bool
+    in_list: bool
+    # (response key, kind, payload): "column" (Column), "const" (a value), "ref" (RefPlan),
+    # "connection" (ConnectionPlan), "computed" (ComputedPlan), "children" (ChildrenPlan).
     fields: list[tuple[str, str, Any]] = field(default_factory=list)
     columns: dict[str, None] = field(default_factory=dict)  # an ordered set
-    nested: list[ConnectionPlan] = field(default_factory=list)
+    relations: list[Any] = field(default_factory=list)
+    layout: list[str] = field(default_factory=list)  # the columns of its rows, in order
     build: Builder | None = None
+
+    @property
+    def scope_attribute(self) -> str:
+        """The column naming a row's workspace (a workspace is its own)."""
+        return "id" if self.type_name == "Workspace" else "workspace_id"
+
+    def need(self, *columns: str) -> None:
+        for name in columns:
+            self.columns[name] = None
 
 
 @dataclass
 class RefPlan:
-    column: str
-    type_name: str
-    fields: list[tuple[str, str]]  # (response key, "id" | "__typename")
-    nullable: bool
+    """An object named by the id in `attribute` of the row (Ref)."""
 
-    def value(self, ref_id: Any) -> dict[str, Any] | None:
-        if ref_id is None:
-            if not self.nullable:
-                raise Fallback("value", f"a {self.type_name} that must be there is missing")
-            return None
-        return {key: ref_id if name == "id" else self.type_name for key, name in self.fields}
+    attribute: str
+    type_name: str
+    nullable: bool
+    # The object's plan, or None when only `id` / `__typename` are selected (no read needed).
+    target: ObjectPlan | None
+    id_fields: list[tuple[str, str]]  # (response key, "id" | "__typename") when target is None
+    value: RowValue | None = None
+
+
+@dataclass
+class ComputedPlan:
+    """A value computed in Python (Computed), serialized for the selection by `complete`."""
+
+    kind: Any  # fields.Computed
+    arguments: FieldArguments
+    complete: Complete
+    in_list: bool
+    value: RowValue | None = None
+
+
+@dataclass
+class ChildrenPlan:
+    """`Workspace.children`: a list of workspace objects."""
+
+    target: ObjectPlan
+    value: RowValue | None = None
 
 
 @dataclass
@@ -62,23 +103,27 @@ class EdgePlan:
 
 @dataclass
 class ConnectionPlan:
+    """A list: a root list (`spec` a RootList) or one below each row (`spec` a Children)."""
+
     key: str
     type_name: str  # e.g. AlertConnection
-    arguments: Arguments
-    spec: Nested | None  # None: a root list
+    spec: Any
+    arguments: FieldArguments
     # (response key, kind, payload): kind "nodes" (ObjectPlan), "edges" (EdgePlan), "pageInfo"
     # (list of (key, name)), "totalCount", "__typename" (the name)
     fields: list[tuple[str, str, Any]] = field(default_factory=list)
-    # Every object selection of its nodes (`nodes`, `edges { node }`).
+    # Every object selection of its nodes (`nodes`, `edges { node }`); one statement reads the
+    # columns all of them need.
     objects: list[ObjectPlan] = field(default_factory=list)
-    statements: Statements | None = None
-    root: Root | None = None
+    layout: list[str] = field(default_factory=list)
+    statements: dict[Any, Any] = field(default_factory=dict)  # by shape, built on first use
+    value: RowValue | None = None
 
     @property
-    def nested(self) -> list[ConnectionPlan]:
-        return [nested for obj in self.objects for nested in obj.nested]
+    def wants_total(self) -> bool:
+        return any(kind == "totalCount" for _, kind, _ in self.fields)
 
-    def value(self, page: RowPage, fetched: Fetched, total: Any = None) -> dict[str, Any]:
+    def json(self, page: RowPage, fetched: Fetched, total: Any = None) -> dict[str, Any]:
         """The connection's JSON (`total` is the totalCount, when it is selected)."""
         out: dict[str, Any] = {}
         for key, kind, payload in self.fields:
@@ -128,69 +173,6 @@ def _page_info(fields: list[tuple[str, str]], page: RowPage) -> dict[str, Any]:
 
 
 @dataclass
-class Plan:
-    variables: dict[str, tuple[str, bool, ValueNode | None]]  # name -> (type, non-null, default)
-    roots: list[tuple[str, str, Any]]  # (key, "list" | "__typename", ConnectionPlan | str)
-
-
-# ---- builders ----------------------------------------------------------------------------------
-
-
-def finish_connection(plan: ConnectionPlan, parent_index: dict[str, int] | None) -> None:
-    """Make the row -> JSON builders of a connection's objects, now that its statement's column
-    order is known (the generated builders index rows by position)."""
-    assert plan.statements is not None
-    index = {name: position for position, name in enumerate(plan.statements.columns)}
-    for obj in plan.objects:
-        for _, kind, payload in obj.fields:
-            if kind == "nested":
-                finish_connection(payload, index)
-        obj.build = _object_builder(obj, index)
-    if parent_index is not None:
-        spec = plan.spec
-        assert spec is not None
-        plan_id = id(plan)
-        id_at = parent_index["id"]
-        total_at = parent_index[spec.total_column] if spec.total_column else None
-
-        def nested_value(row: Any, fetched: Fetched) -> dict[str, Any]:
-            total = row[total_at] if total_at is not None else None
-            return plan.value(fetched[plan_id][row[id_at]], fetched, total)
-
-        plan.statements.nested_value = nested_value
-
-
-def _object_builder(plan: ObjectPlan, index: dict[str, int]) -> Builder:
-    """A function `build(row, fetched) -> dict` with the object's fields in response order,
-    generated as one dict display: per-field dispatch through graphql-core is what plans save,
-    so the builder does none either. Keys are GraphQL names (validated by the parser)."""
-    namespace: dict[str, Any] = {"_dt": datetime_value}
-    items: list[str] = []
-    for number, (key, kind, payload) in enumerate(plan.fields):
-        if kind == "column":
-            value = f"row[{index[payload.name]}]"
-            if payload.convert is datetime_value:
-                value = f"_dt({value})"
-            elif payload.convert is not same_value:
-                namespace[f"convert{number}"] = payload.convert
-                value = f"convert{number}({value})"
-        elif kind == "const":
-            value = repr(str(payload))
-        elif kind == "ref":
-            namespace[f"ref{number}"] = payload.value
-            value = f"ref{number}(row[{index[payload.column]}])"
-        else:
-            assert payload.statements is not None
-            namespace[f"nested{number}"] = payload.statements.nested_value
-            value = f"nested{number}(row, fetched)"
-        items.append(f"{str(key)!r}: {value}")
-    source = "def build(row, fetched):\n    return {" + ", ".join(items) + "}\n"
-    exec(compile(source, f"<plan: {plan.type_name}>", "exec"), namespace)
-    build: Builder = namespace["build"]
-    return build
-
-
-@dataclass
 class RowPage:
     """A page of rows read by position (`gateway.domain.pagination.Page` reads attributes)."""
 
@@ -203,3 +185,138 @@ class RowPage:
     def cursor(self, index: int) -> str:
         row = self.items[index]
         return encode_cursor(sort_value(row[self.sort_at]), row[self.id_at])
+
+
+@dataclass
+class RootPlan:
+    """One root field: `kind` "list" (ConnectionPlan), "one" / "many" (by id: the plans of
+    each type it may be, by type name), "value" (a computed root), "__typename"."""
+
+    key: str
+    kind: str
+    payload: Any = None
+    arguments: FieldArguments | None = None
+    objects: dict[str, ObjectPlan] = field(default_factory=dict)
+    nullable: bool = True
+    # For types that are values rather than rows (the Viewer of `node(id: "key_...")`).
+    values: dict[str, Complete] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    roots: list[RootPlan]
+
+
+# ---- builders ----------------------------------------------------------------------------------
+
+
+def finish(obj: ObjectPlan, layout: list[str]) -> None:
+    """Make the builder of `obj` (and of everything below it) for rows of `layout`."""
+    obj.layout = layout
+    index = {name: position for position, name in enumerate(layout)}
+    missing = [name for name in obj.columns if name not in index]
+    assert not missing, (obj.type_name, missing)
+    for relation in obj.relations:
+        if isinstance(relation, ConnectionPlan):
+            for child in relation.objects:
+                finish(child, relation.layout)
+            relation.value = _connection_value(relation, index)
+        elif isinstance(relation, RefPlan):
+            if relation.target is not None:
+                finish(relation.target, relation.target.layout)
+            relation.value = _ref_value(relation, obj, index)
+        elif isinstance(relation, ChildrenPlan):
+            finish(relation.target, relation.target.layout)
+            relation.value = _children_value(relation, index)
+        else:
+            relation.value = _computed_value(relation, index)
+    obj.build = _object_builder(obj, index)
+
+
+def _connection_value(plan: ConnectionPlan, parent: dict[str, int]) -> RowValue:
+    plan_id = id(plan)
+    key_at = parent["id"]
+    total = plan.spec.total
+    total_at = parent[total] if total is not None and total in parent else None
+
+    def value(row: Any, fetched: Fetched) -> Any:
+        pages, totals = fetched[plan_id]
+        key = row[key_at]
+        count = row[total_at] if total_at is not None else totals.get(key, 0)
+        return plan.json(pages[key], fetched, count)
+
+    return value
+
+
+def _ref_value(plan: RefPlan, parent_plan: ObjectPlan, parent: dict[str, int]) -> RowValue:
+    plan_id = id(plan)
+    ref_at = parent[plan.attribute]
+    scope_at = parent[parent_plan.scope_attribute]
+    nullable, type_name, target = plan.nullable, plan.type_name, plan.target
+    workspace = type_name == "Workspace"
+
+    def value(row: Any, fetched: Fetched) -> Any:
+        ref_id = row[ref_at]
+        found = None
+        if ref_id is not None:
+            rows = fetched[plan_id]
+            found = rows.get(ref_id if workspace else (row[scope_at], ref_id))
+        if found is None:
+            if not nullable:
+                raise Fallback("value", f"a {type_name} that must be there is missing")
+            return None
+        if target is None:
+            return {key: ref_id if name == "id" else type_name for key, name in plan.id_fields}
+        assert target.build is not None
+        return target.build(found, fetched)
+
+    return value
+
+
+def _children_value(plan: ChildrenPlan, parent: dict[str, int]) -> RowValue:
+    plan_id = id(plan)
+    id_at = parent["id"]
+    target = plan.target
+
+    def value(row: Any, fetched: Fetched) -> Any:
+        assert target.build is not None
+        build = target.build
+        return [build(child, fetched) for child in fetched[plan_id].get(row[id_at], ())]
+
+    return value
+
+
+def _computed_value(plan: ComputedPlan, parent: dict[str, int]) -> RowValue:
+    plan_id = id(plan)
+    id_at = parent["id"]
+
+    def value(row: Any, fetched: Fetched) -> Any:
+        return fetched[plan_id][row[id_at]]
+
+    return value
+
+
+def _object_builder(plan: ObjectPlan, index: dict[str, int]) -> Builder:
+    """A function `build(row, fetched) -> dict` with the object's fields in response order,
+    generated as one dict display: per-field dispatch through graphql-core is what plans save,
+    so the builder does none either. Keys are GraphQL names (validated by the parser)."""
+    namespace: dict[str, Any] = {"_dt": datetime_value}
+    items: list[str] = []
+    for number, (key, kind, payload) in enumerate(plan.fields):
+        if kind == "column":
+            value = f"row[{index[payload.attribute]}]"
+            if payload.convert is datetime_value:
+                value = f"_dt({value})"
+            elif payload.convert is not same_value:
+                namespace[f"convert{number}"] = payload.convert
+                value = f"convert{number}({value})"
+        elif kind == "const":
+            value = repr(str(payload))
+        else:
+            namespace[f"value{number}"] = payload.value
+            value = f"value{number}(row, fetched)"
+        items.append(f"{str(key)!r}: {value}")
+    source = "def build(row, fetched):\n    return {" + ", ".join(items) + "}\n"
+    exec(compile(source, f"<plan: {plan.type_name}>", "exec"), namespace)
+    build: Builder = namespace["build"]
+    return build

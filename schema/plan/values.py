@@ -1,41 +1,38 @@
-"""What a plan knows of the schema: the fields it can answer, the column each reads and the
-converter that turns a stored value into what the schema's scalar would serialize."""
+"""Values: why a plan refuses or gives up (the fixed set of reasons), and the converters that
+turn a stored value into what the schema's scalar or enum would serialize, chosen from the
+field's GraphQL type (never from a table of field names)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC
-from enum import Enum
 from typing import Any
 
-from gateway.domain.incidents.alerts import ALERT_SORT
-from gateway.domain.incidents.timeline import TIMELINE_SORT
-from gateway.domain.pagination import (
-    MAX_PAGE_SIZE,
-    SortKey,
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLType,
+    get_named_type,
 )
-from gateway.domain.storage.models import Alert, TimelineEvent
+
 from gateway.domain.timeutil import isoformat_z
-from schema.enums import AlertStatus, IncidentStatus, Severity, TimelineEventType
 
 MAX_PLANS = 256
-MAX_PARENTS = MAX_PAGE_SIZE  # a nested list is fetched for at most one page of parents
-INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-
 
 # Why a query went to the standard executor: the `reason` label of
 # `seliq_graphql_fallbacks_total` and of the warning logged once per document. A fixed set, so
 # the metric's series stay bounded whatever documents clients send.
 REASONS = frozenset({
-    "operation",  # the document's shape (several operations chosen, list variables, ...)
+    "operation",  # the document's shape (several operations chosen, an unknown fragment...)
     "root_field",  # a root field plans do not answer
     "unsupported_field",  # a field of an object type plans do not answer
     "argument",  # an argument plans do not take
     "filter",  # a `filter` argument
     "order",  # an `orderBy` argument
-    "directive",  # `@include`, `@skip` or another directive
+    "directive",  # a directive other than `@include` / `@skip`
     "nested_list",  # a list below a nested list
     "variable",  # a variable value plans do not coerce
     "value",  # a stored value plans cannot convert as the schema would
@@ -68,19 +65,8 @@ class Fallback(Exception):
         self.detail = detail
 
 
-# ---- values ------------------------------------------------------------------------------------
-
-
-def _enum(enum: type[Enum]) -> Callable[[Any], Any]:
-    names = {member.value: member.name for member in enum}
-
-    def convert(value: Any) -> Any:
-        try:
-            return names[value]
-        except KeyError:
-            raise Fallback("value", f"a stored value with no {enum.__name__}") from None
-
-    return convert
+# ---- converters: a stored value (raw SQLite text, or what SQLAlchemy read on PostgreSQL) to
+# what the schema serializes --------------------------------------------------------------------
 
 
 def _check_stored_time(value: str) -> None:
@@ -112,103 +98,68 @@ def sort_value(value: Any) -> Any:
     return value
 
 
-def _json(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     """JSON columns: raw SQLite values are text, decoded as SQLAlchemy's JSON type does."""
     return json.loads(value) if type(value) is str else value
+
+
+def bool_value(value: Any) -> Any:
+    """SQLite stores booleans as 0/1."""
+    return None if value is None else bool(value)
 
 
 def same_value(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class Column:
-    """A scalar field read from one column, converted as the schema's scalar serializes it."""
+def _enum(named: GraphQLEnumType) -> Callable[[Any], Any]:
+    # Strawberry's enum values are the stored (lower-case) strings; the names go on the wire.
+    names = {value.value: name for name, value in named.values.items()}
 
-    name: str
-    convert: Callable[[Any], Any] = same_value
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return names[value]
+        except (KeyError, TypeError):
+            raise Fallback("value", f"a stored value with no {named.name}") from None
 
-
-@dataclass(frozen=True)
-class Ref:
-    """`incident { id }` / `workspace { id }`: an object whose only selected field is its id,
-    which the row already holds (`column`)."""
-
-    column: str
-    type_name: str
+    return convert
 
 
-@dataclass(frozen=True)
-class Nested:
-    """A connection below a row, fetched for the whole page of parents in one statement."""
-
-    node_type: str
-    model: Any
-    sort: SortKey
-    arguments: tuple[str, ...]
-    # Where `totalCount` comes from: a column of the parent, or None (not supported).
-    total_column: str | None = None
-    parent: str = "incident_id"
-
-
-Kind = Column | Ref | Nested
-
-INCIDENT_FIELDS: dict[str, Kind] = {
-    "id": Column("id"),
-    "number": Column("number"),
-    "title": Column("title"),
-    "status": Column("status", _enum(IncidentStatus)),
-    "severity": Column("severity", _enum(Severity)),
-    "assignee": Column("assignee"),
-    "alertCount": Column("alert_count"),
-    "createdAt": Column("created_at", datetime_value),
-    "updatedAt": Column("updated_at", datetime_value),
-    "acknowledgedAt": Column("acknowledged_at", datetime_value),
-    "resolvedAt": Column("resolved_at", datetime_value),
-    "workspace": Ref("workspace_id", "Workspace"),
-    "alerts": Nested("Alert", Alert, ALERT_SORT, ("first", "after"), "alert_count"),
-    "timeline": Nested(
-        "TimelineEvent", TimelineEvent, TIMELINE_SORT, ("first", "after", "last", "before")
-    ),
+SCALARS: dict[str, Callable[[Any], Any]] = {
+    "ID": same_value,
+    "String": same_value,
+    "Int": same_value,
+    "Float": same_value,
+    "Boolean": bool_value,
+    "DateTime": datetime_value,
+    "JSON": json_value,
 }
-ALERT_FIELDS: dict[str, Kind] = {
-    "id": Column("id"),
-    "title": Column("title"),
-    "description": Column("description"),
-    "severity": Column("severity", _enum(Severity)),
-    "status": Column("status", _enum(AlertStatus)),
-    "source": Column("source"),
-    "fingerprint": Column("fingerprint"),
-    "labels": Column("labels", _json),
-    "rawPayload": Column("raw_payload", _json),
-    "occurrences": Column("occurrences"),
-    "firstSeenAt": Column("first_seen_at", datetime_value),
-    "lastSeenAt": Column("last_seen_at", datetime_value),
-    "receivedAt": Column("received_at", datetime_value),
-    "resolvedAt": Column("resolved_at", datetime_value),
-    "workspace": Ref("workspace_id", "Workspace"),
-    "incident": Ref("incident_id", "Incident"),
-}
-EVENT_FIELDS: dict[str, Kind] = {
-    "id": Column("id"),
-    "type": Column("type", _enum(TimelineEventType)),
-    "at": Column("at", datetime_value),
-    "actor": Column("actor"),
-    "message": Column("message"),
-    "data": Column("data", _json),
-    "incident": Ref("incident_id", "Incident"),
-}
-FIELDS = {"Incident": INCIDENT_FIELDS, "Alert": ALERT_FIELDS, "TimelineEvent": EVENT_FIELDS}
-PAGE_INFO_FIELDS = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor")
 
 
-@dataclass(frozen=True)
-class Root:
-    """A root list plans answer when it has no filter and the default order (as the resolvers
-    in schema/lists.py do then), and how its `totalCount` is counted."""
+def converter(field_type: GraphQLType, stored_as_json: bool) -> Callable[[Any], Any] | None:
+    """How a column read for a field of `field_type` becomes its JSON value, or None when
+    plans cannot tell (a scalar they do not know, a list of lists). `stored_as_json`: the
+    column is a JSON column (raw text on SQLite)."""
+    if isinstance(field_type, GraphQLNonNull):
+        field_type = field_type.of_type
+    named: GraphQLNamedType = get_named_type(field_type)
+    item = _enum(named) if isinstance(named, GraphQLEnumType) else SCALARS.get(named.name)
+    if item is None:
+        return None
+    if isinstance(field_type, GraphQLList):
+        inner = field_type.of_type
+        if isinstance(inner, GraphQLNonNull):
+            inner = inner.of_type
+        if isinstance(inner, GraphQLList) or not stored_as_json:
+            return None
 
-    node_type: str
-    model: Any
-    sort: SortKey
-    arguments: tuple[str, ...]
-    count: Callable[[Any, str], Awaitable[int]]  # (session, workspace_id)
+        def items(value: Any) -> Any:
+            value = json_value(value)
+            return None if value is None else [item(entry) for entry in value]
+
+        return items
+    if stored_as_json and item is not json_value:
+        return None
+    return item

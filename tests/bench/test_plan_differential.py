@@ -1,9 +1,12 @@
 """The cached execution plans (schema/plan/) answer exactly what the standard executor answers:
-150 generated documents (by default), each run through an executor without plans and through one
-whose plan has been learned, must give the same bytes (data, errors, extensions). Documents
-plans support must actually be answered by the plan, not by the fall-back. It runs on each
-database backend of the suite (SQLite, and PostgreSQL when the suite runs there): plans read
-SQLite through the driver itself and PostgreSQL through SQLAlchemy.
+generated documents (150 by default; tests/bench/generate.py draws them from the schema: every
+root field, filter, order, direction, nesting, directive, alias, fragment, variable, and
+errors), each run through an executor without plans and through one whose plan has been
+learned, must give the same bytes (data, errors, extensions). Documents plans support must
+actually be answered by the plan, not by the fall-back. It runs on each database backend of the
+suite (SQLite, and PostgreSQL when the suite runs there): plans read SQLite through the driver
+itself and PostgreSQL through SQLAlchemy. Some documents run as an MSSP key acting on a child
+workspace.
 
 SELIQ_PLAN_DIFF_QUERIES sets how many documents (default 150); SELIQ_PLAN_DIFF_SEED the seed.
 """
@@ -20,16 +23,28 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import JSON, Boolean, DateTime, insert
+from sqlalchemy import JSON, Boolean, DateTime, insert, select
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bench import seed
+from gateway.domain.incidents.timeline import record
+from gateway.domain.reports.content import build_incident_summary, build_sla
+from gateway.domain.sla.policy import TargetChange, update_policy
 from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import (
+    Alert,
+    Incident,
+    Note,
+    Report,
+    TimelineEvent,
+    WebhookDelivery,
+    Workspace,
+)
 from gateway.domain.tenancy.auth import Principal, authenticate
 from gateway.web.operations import OperationRefused
 from schema.executor import GraphQLExecutor
-from tests.bench.generate import documents
+from tests.bench.generate import Pools, documents
 
 COUNT = int(os.environ.get("SELIQ_PLAN_DIFF_QUERIES", "150"))
 SEED = int(os.environ.get("SELIQ_PLAN_DIFF_SEED", "9"))
@@ -119,9 +134,89 @@ def _typed(table: Any, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+CHILD_WORKSPACE = "ws_01child000000000000000000"
+
+
+async def _extras(db: Database) -> None:
+    """What the seed lacks, written through SQLAlchemy (so each backend stores it its own
+    way): a customer workspace below the bench one with its own incidents, notes, reports
+    (rendered by the worker's own content builders), an alert with no incident, and a
+    non-default SLA policy."""
+    now = seed.BASE_TIME.replace(tzinfo=UTC) + timedelta(days=2)
+    async with db.write() as session:
+        session.add(Workspace(
+            id=CHILD_WORKSPACE, slug="bench-child", name="Bench Child", tier="growth",
+            parent_id=seed.WORKSPACE_ID, created_at=now,
+        ))
+        await session.flush()
+        rows = (await session.execute(
+            select(Incident).where(Incident.workspace_id == seed.WORKSPACE_ID)
+            .order_by(Incident.created_at.desc()).limit(12)
+        )).scalars().all()
+        for number, incident in enumerate(rows[:8]):
+            for index in range(number % 3 + 1):
+                session.add(Note(
+                    id=f"note_01diff{number:02d}{index:016d}", workspace_id=seed.WORKSPACE_ID,
+                    incident_id=incident.id, body=f"note {index} on {incident.title}",
+                    author="ana" if index % 2 else "bo",
+                    created_at=incident.created_at + timedelta(minutes=index),
+                ))
+        for number in range(3):
+            when = now + timedelta(hours=number)
+            child = Incident(
+                id=f"inc_01child{number:018d}", workspace_id=CHILD_WORKSPACE, number=number + 1,
+                title=f"child disk {number}", status=("triggered", "acknowledged")[number % 2],
+                severity="high", alert_count=2, created_at=when, updated_at=when,
+                acknowledged_at=when if number % 2 else None,
+            )
+            session.add(child)
+            await session.flush()
+            for index in range(2):
+                session.add(Alert(
+                    id=f"alt_01child{number:02d}{index:016d}", workspace_id=CHILD_WORKSPACE,
+                    incident_id=child.id, title=f"child alert {index}",
+                    fingerprint=f"c{number}{index}", severity="high", source="grafana",
+                    labels={"host": f"c{index}"}, raw_payload={}, first_seen_at=when,
+                    last_seen_at=when, received_at=when + timedelta(seconds=index),
+                ))
+            record(session, child, "incident.created", "system", "opened", at=when)
+        session.add(Alert(
+            id="alt_01orphan000000000000000000", workspace_id=seed.WORKSPACE_ID,
+            incident_id=None, title="orphan", fingerprint="orphan", severity="low",
+            source="api", labels={}, raw_payload={"x": 1}, first_seen_at=now, last_seen_at=now,
+            received_at=seed.BASE_TIME.replace(tzinfo=UTC) + timedelta(minutes=61),
+        ))
+        for number, kind in enumerate(("sla", "incident_summary", "sla")):
+            report = Report(
+                id=f"rpt_01diff{number:020d}", workspace_id=seed.WORKSPACE_ID, kind=kind,
+                status="ready" if number < 2 else "queued",
+                period_start=now - timedelta(days=7), period_end=now,
+                created_at=now + timedelta(minutes=number),
+            )
+            if number < 2:
+                build = build_sla if kind == "sla" else build_incident_summary
+                report.content = await build(session, report, now)
+                report.started_at = report.completed_at = now
+            session.add(report)
+        for number in range(3):
+            session.add(WebhookDelivery(
+                id=f"dlv_01diff{number:020d}", workspace_id=seed.WORKSPACE_ID,
+                received_at=now + timedelta(seconds=number), request_id=f"req_{number}",
+                size_bytes=100 * number, format=("generic", "alertmanager", None)[number],
+                status_code=(202, 202, 400)[number], accepted=(1, 2, 0)[number],
+                alert_ids=[], incident_ids=[], outcomes=[["created"], ["grouped", "created"], []][
+                    number], error=(None, None, "not JSON")[number],
+            ))
+        await update_policy(session, seed.WORKSPACE_ID, [
+            TargetChange("critical", ack_seconds=300, resolve_seconds=3600),
+            TargetChange("low", ack_seconds=None),
+        ])
+
+
 @pytest.fixture
 async def database(db: Database, plan_source: Path) -> Database:
     await _copy(plan_source, db)
+    await _extras(db)
     return db
 
 
@@ -139,17 +234,64 @@ def _codes(body: bytes) -> set[str]:
     return {error["extensions"]["code"] for error in orjson.loads(body).get("errors") or ()}
 
 
-async def _cursors(executor: GraphQLExecutor, principal: Principal) -> dict[str, list[str]]:
-    """Real cursors (from the standard executor) to page from."""
-    query = """{ incidents(first: 100) { edges { cursor node {
-        alerts(first: 3) { edges { cursor } } timeline(first: 3) { edges { cursor } } } } } }"""
-    body = orjson.loads(await _run(executor, principal, query, {}))
-    edges = body["data"]["incidents"]["edges"]
-    return {
-        "incidents": [e["cursor"] for e in edges[::7]],
-        "alerts": [a["cursor"] for e in edges[::9] for a in e["node"]["alerts"]["edges"]],
-        "events": [t["cursor"] for e in edges[::9] for t in e["node"]["timeline"]["edges"]],
-    }
+POOL_QUERY = """{
+  incidents(first: 100) { edges { cursor node {
+    alerts(first: 3) { edges { cursor } } timeline(first: 3) { edges { cursor } }
+    notes(first: 2) { edges { cursor } } } } }
+  byUpdate: incidents(first: 20, orderBy: {field: UPDATED_AT}) { edges { cursor } }
+  byNumber: incidents(first: 20, orderBy: {field: NUMBER, direction: ASC}) { edges { cursor } }
+  alerts(first: 30) { edges { cursor } }
+  reports(first: 5) { edges { cursor node { id } } }
+  workspaces(first: 5) { edges { cursor node { id slug } } }
+  workspace { webhookDeliveries(first: 3) { edges { cursor } } }
+}"""
+
+
+async def _pools(database: Database, executor: GraphQLExecutor, principal: Principal) -> Pools:
+    """Ids, cursors and names from the data (cursors as the standard executor writes them)."""
+    body = orjson.loads(await _run(executor, principal, POOL_QUERY, {}))["data"]
+    edges = body["incidents"]["edges"]
+
+    def cursors(path: str) -> list[str]:
+        return [c["cursor"] for e in edges for c in e["node"][path]["edges"]][::3]
+
+    ids: dict[str, list[str]] = {}
+    async with database.read() as session:
+        for type_name, model in (
+            ("Incident", Incident), ("Alert", Alert), ("TimelineEvent", TimelineEvent),
+            ("Note", Note), ("Report", Report),
+        ):
+            found = (await session.execute(
+                select(model.id).where(model.workspace_id == seed.WORKSPACE_ID).order_by(model.id)
+            )).scalars().all()
+            ids[type_name] = list(found[:: max(1, len(found) // 12)])
+        foreign = (await session.execute(
+            select(Incident.id).where(Incident.workspace_id == OTHER_WORKSPACE).limit(2)
+        )).scalars().all()
+    ids["Workspace"] = [seed.WORKSPACE_ID, CHILD_WORKSPACE]
+    ids["WebhookDelivery"] = [f"dlv_01diff{number:020d}" for number in range(3)]
+    ids["Viewer"] = [seed.KEY_ID, "key_01someoneelse00000000000000"]
+    return Pools(
+        ids=ids,
+        foreign=[*foreign, OTHER_WORKSPACE],
+        cursors={
+            "Incident:created_at": [e["cursor"] for e in edges[::7]],
+            "Incident:updated_at": [e["cursor"] for e in body["byUpdate"]["edges"][::5]],
+            "Incident:number": [e["cursor"] for e in body["byNumber"]["edges"][::5]],
+            "Alert": cursors("alerts") + [e["cursor"] for e in body["alerts"]["edges"][::4]],
+            "TimelineEvent": cursors("timeline"),
+            "Note": cursors("notes"),
+            "Report": [e["cursor"] for e in body["reports"]["edges"]],
+            "Workspace": [e["cursor"] for e in body["workspaces"]["edges"]],
+            "WebhookDelivery": [
+                e["cursor"] for e in body["workspace"]["webhookDeliveries"]["edges"]
+            ],
+        },
+        slugs=[seed.WORKSPACE_SLUG, "bench-child", "other", "no-such-slug"],
+        assignees=["ana@soc.example", "bo@soc.example", "nobody"],
+        sources=["prometheus", "grafana", "wazuh"],
+        words=["disk", "CPU", "host-0", "%", "_", "nothing-matches"],
+    )
 
 
 async def test_plans_answer_exactly_as_the_standard_executor(database: Database) -> None:
@@ -158,17 +300,20 @@ async def test_plans_answer_exactly_as_the_standard_executor(database: Database)
     planned = GraphQLExecutor(database)
     async with database.read() as session:
         principal = await authenticate(session, f"Bearer {seed.API_KEY}", None)
-    cursors = await _cursors(standard, principal)
-    generated = documents(COUNT, SEED, cursors)
+        # The same key acting on the customer workspace below its own (X-Workspace-ID).
+        on_child = await authenticate(session, f"Bearer {seed.API_KEY}", CHILD_WORKSPACE)
+    pools = await _pools(database, standard, principal)
+    generated = documents(standard.schema._schema, pools, COUNT, SEED)
     planned_answers = 0
-    for document in generated:
-        expected = await _run(standard, principal, document.query, document.variables)
+    for number, document in enumerate(generated):
+        caller = on_child if number % 7 == 3 else principal
+        expected = await _run(standard, caller, document.query, document.variables)
         if b'"errors"' not in expected and b"refused" not in expected:
             # What GraphQLExecutor.run does after the standard executor ran it without errors
             # (the second test goes through that path).
             planned.plans.learn(document.query, None)
         answered = planned.plans.answered
-        got = await _run(planned, principal, document.query, document.variables)
+        got = await _run(planned, caller, document.query, document.variables)
         where = f"{document.query}\nvariables: {document.variables}"
         if b'"errors"' in expected:
             # Errors are always the standard executor's (a plan falls back on any). Which of
@@ -177,11 +322,15 @@ async def test_plans_answer_exactly_as_the_standard_executor(database: Database)
             assert planned.plans.answered == answered, where
             assert _codes(got) == _codes(expected), where
             continue
-        assert got == expected, where
+        if got != expected:
+            at = next(i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b)
+            context = f"plan: {got[at - 300:at + 100]!r}\nstandard: {expected[at - 300:at + 100]!r}"
+            raise AssertionError(f"{where}\n{context}")
         if planned.plans.answered > answered:
             planned_answers += 1
         elif document.supported and b"refused" not in expected:
-            raise AssertionError(f"the plan did not answer a supported document:\n{where}")
+            reason = planned.plans.reason(document.query, None)
+            raise AssertionError(f"a supported document fell back ({reason}):\n{where}")
     # Most generated documents are supported and valid: the plans must have carried them.
     assert planned_answers >= COUNT // 2, (planned_answers, COUNT)
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from gateway.domain.errors import NotFound
+from gateway.domain.listing import EQ, IN, TEXT, Condition, Listing
 from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 from gateway.domain.storage.models import Alert
-from gateway.domain.storage.rows import like_pattern, limited_per_parent
+from gateway.domain.storage.rows import limited_per_parent
 
 ALERT_SORT = SortKey(Alert.received_at, Alert.id, descending=True, attribute="received_at")
 
@@ -26,25 +27,22 @@ class AlertFilter:
     query: str | None = None
 
 
+# Alerts of a workspace, newest first: what `AlertFilter` can ask for. The list functions below
+# and the cached plans (schema/plan) both build their SQL from it.
+ALERTS = Listing(
+    Alert, Alert.workspace_id, {"received_at:desc": ALERT_SORT}, "received_at:desc",
+    conditions=(
+        Condition("status", IN, (Alert.status,)),
+        Condition("severity", IN, (Alert.severity,)),
+        Condition("source", EQ, (Alert.source,)),
+        Condition("incident_id", EQ, (Alert.incident_id,)),
+        Condition("query", TEXT, (Alert.title, Alert.description)),
+    ),
+)
+
+
 def _filtered(workspace_id: str, flt: AlertFilter) -> Select[Any]:
-    stmt = select(Alert).where(col(Alert.workspace_id) == workspace_id)
-    if flt.status:
-        stmt = stmt.where(col(Alert.status).in_(flt.status))
-    if flt.severity:
-        stmt = stmt.where(col(Alert.severity).in_(flt.severity))
-    if flt.source is not None:
-        stmt = stmt.where(col(Alert.source) == flt.source)
-    if flt.incident_id is not None:
-        stmt = stmt.where(col(Alert.incident_id) == flt.incident_id)
-    if flt.query:
-        pattern = like_pattern(flt.query)
-        stmt = stmt.where(
-            or_(
-                col(Alert.title).ilike(pattern, escape="\\"),
-                col(Alert.description).ilike(pattern, escape="\\"),
-            )
-        )
-    return stmt
+    return ALERTS.select(workspace_id, flt)
 
 
 async def list_alerts(
@@ -83,7 +81,7 @@ async def pages_for_incidents(
     session: AsyncSession, workspace_id: str, incident_ids: list[str], args: PageArgs
 ) -> dict[str, Page[Alert]]:
     """The same page of alerts of many incidents, in one statement."""
-    stmt = select(Alert).where(col(Alert.workspace_id) == workspace_id)
     return await limited_per_parent(
-        session, stmt, Alert, Alert.incident_id, incident_ids, ALERT_SORT, args
+        session, ALERTS.select(workspace_id), Alert, Alert.incident_id, incident_ids,
+        ALERT_SORT, args,
     )

@@ -19,9 +19,10 @@ from sqlmodel import col
 from gateway.domain import ids
 from gateway.domain.errors import Conflict, InvalidInput, NotFound
 from gateway.domain.incidents import timeline
+from gateway.domain.listing import AT_LEAST, BEFORE, EQ, IN, TEXT, Condition, Listing
 from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 from gateway.domain.storage.models import INCIDENT_STATUSES, SEVERITIES, Incident, Note, Workspace
-from gateway.domain.storage.rows import like_pattern, limited_per_parent
+from gateway.domain.storage.rows import limited_per_parent
 from gateway.domain.timeutil import utcnow
 
 ORDER_COLUMNS: dict[str, SortKey] = {}
@@ -60,23 +61,24 @@ class IncidentFilter:
     created_before: datetime | None = None
 
 
+# Incidents of a workspace: what `IncidentFilter` can ask for and the orders they come in. The
+# list functions below and the cached plans (schema/plan) both build their SQL from it.
+INCIDENTS = Listing(
+    Incident, Incident.workspace_id, ORDER_COLUMNS, DEFAULT_ORDER,
+    conditions=(
+        Condition("status", IN, (Incident.status,)),
+        Condition("severity", IN, (Incident.severity,)),
+        Condition("assignee", EQ, (Incident.assignee,)),
+        Condition("query", TEXT, (Incident.title,)),
+        Condition("created_after", AT_LEAST, (Incident.created_at,)),
+        Condition("created_before", BEFORE, (Incident.created_at,)),
+    ),
+)
+NOTES = Listing(Note, Note.workspace_id, {"created_at:asc": NOTE_SORT}, "created_at:asc")
+
+
 def _filtered(workspace_id: str, flt: IncidentFilter) -> Select[Any]:
-    stmt = select(Incident).where(col(Incident.workspace_id) == workspace_id)
-    if flt.status:
-        stmt = stmt.where(col(Incident.status).in_(flt.status))
-    if flt.severity:
-        stmt = stmt.where(col(Incident.severity).in_(flt.severity))
-    if flt.assignee is not None:
-        stmt = stmt.where(col(Incident.assignee) == flt.assignee)
-    if flt.query:
-        stmt = stmt.where(
-            col(Incident.title).ilike(like_pattern(flt.query), escape="\\")
-        )
-    if flt.created_after is not None:
-        stmt = stmt.where(col(Incident.created_at) >= flt.created_after)
-    if flt.created_before is not None:
-        stmt = stmt.where(col(Incident.created_at) < flt.created_before)
-    return stmt
+    return INCIDENTS.select(workspace_id, flt)
 
 
 async def list_incidents(
@@ -260,9 +262,9 @@ async def add_note(
 async def notes_for_incidents(
     session: AsyncSession, workspace_id: str, incident_ids: list[str], args: PageArgs
 ) -> dict[str, Page[Note]]:
-    stmt = select(Note).where(col(Note.workspace_id) == workspace_id)
     return await limited_per_parent(
-        session, stmt, Note, Note.incident_id, incident_ids, NOTE_SORT, args
+        session, NOTES.select(workspace_id), Note, Note.incident_id, incident_ids, NOTE_SORT,
+        args,
     )
 
 

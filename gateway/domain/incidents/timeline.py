@@ -14,12 +14,15 @@ from sqlmodel import col
 
 from gateway.domain import ids
 from gateway.domain.events import hub as events
+from gateway.domain.listing import Listing
 from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 from gateway.domain.storage.models import EVENT_TYPES, Incident, TimelineEvent
 from gateway.domain.storage.rows import limited_per_parent
 from gateway.domain.timeutil import utcnow
 
 TIMELINE_SORT = SortKey(TimelineEvent.at, TimelineEvent.id, descending=False, attribute="at")
+# An incident's events, oldest first (the cached plans in schema/plan read it too).
+TIMELINE = Listing(TimelineEvent, TimelineEvent.workspace_id, {"at:asc": TIMELINE_SORT}, "at:asc")
 
 
 def record(
@@ -68,9 +71,9 @@ async def pages_for_incidents(
     session: AsyncSession, workspace_id: str, incident_ids: list[str], args: PageArgs
 ) -> dict[str, Page[TimelineEvent]]:
     """The same page of the timeline of many incidents, in one statement."""
-    stmt = select(TimelineEvent).where(col(TimelineEvent.workspace_id) == workspace_id)
     return await limited_per_parent(
-        session, stmt, TimelineEvent, TimelineEvent.incident_id, incident_ids, TIMELINE_SORT, args
+        session, TIMELINE.select(workspace_id), TimelineEvent, TimelineEvent.incident_id,
+        incident_ids, TIMELINE_SORT, args,
     )
 
 

@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from gateway.domain import ids
 from gateway.domain.ingest.results import IngestResult
+from gateway.domain.listing import Listing
 from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import WebhookDelivery
@@ -27,6 +28,11 @@ log = logging.getLogger("seliq.webhook")
 
 DELIVERY_SORT = SortKey(
     WebhookDelivery.received_at, WebhookDelivery.id, descending=True, attribute="received_at"
+)
+# A workspace's deliveries, newest first (the cached plans in schema/plan read it too).
+DELIVERIES = Listing(
+    WebhookDelivery, WebhookDelivery.workspace_id, {"received_at:desc": DELIVERY_SORT},
+    "received_at:desc",
 )
 MAX_ERROR = 1000
 
@@ -94,8 +100,8 @@ async def list_deliveries(
     session: AsyncSession, workspace_id: str, args: PageArgs
 ) -> Page[WebhookDelivery]:
     """Newest first."""
-    stmt = select(WebhookDelivery).where(col(WebhookDelivery.workspace_id) == workspace_id)
-    rows = (await session.execute(apply_keyset(stmt, DELIVERY_SORT, args))).scalars().all()
+    stmt = apply_keyset(DELIVERIES.select(workspace_id), DELIVERY_SORT, args)
+    rows = (await session.execute(stmt)).scalars().all()
     return make_page(rows, DELIVERY_SORT, args)
 
 

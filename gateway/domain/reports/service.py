@@ -12,19 +12,20 @@ from sqlmodel import col
 
 from gateway.domain import ids
 from gateway.domain.errors import InvalidInput, NotFound
+from gateway.domain.listing import Listing
 from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 from gateway.domain.storage.models import REPORT_KINDS, Report
 from gateway.domain.timeutil import utcnow
 
 REPORT_SORT = SortKey(Report.created_at, Report.id, descending=True, attribute="created_at")
+# A workspace's reports, newest first (the cached plans in schema/plan read it too).
+REPORTS = Listing(Report, Report.workspace_id, {"created_at:desc": REPORT_SORT}, "created_at:desc")
 DEFAULT_PERIOD = timedelta(days=30)
 MAX_PERIOD = timedelta(days=366)
 
 
 async def list_reports(session: AsyncSession, workspace_id: str, args: PageArgs) -> Page[Report]:
-    stmt = apply_keyset(
-        select(Report).where(col(Report.workspace_id) == workspace_id), REPORT_SORT, args
-    )
+    stmt = apply_keyset(REPORTS.select(workspace_id), REPORT_SORT, args)
     return make_page((await session.execute(stmt)).scalars().all(), REPORT_SORT, args)
 
 

@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from gateway.domain import ids
 from gateway.domain.errors import InvalidInput
+from gateway.domain.listing import Listing
 from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 from gateway.domain.storage.models import TIERS, Workspace
 
@@ -19,6 +20,9 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 WORKSPACE_SORT = SortKey(
     Workspace.created_at, Workspace.id, descending=False, attribute="created_at"
 )
+# The workspaces a key may see, oldest first. Tenancy here is `id IN <permitted>`, not one
+# workspace: `list_workspaces` and the cached plans (schema/plan) apply it themselves.
+WORKSPACES = Listing(Workspace, Workspace.id, {"created_at:asc": WORKSPACE_SORT}, "created_at:asc")
 
 async def descendant_ids(session: AsyncSession, root_id: str) -> list[str]:
     """`root_id` and every workspace below it, in one recursive query."""
