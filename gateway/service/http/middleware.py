@@ -80,10 +80,21 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
         code = error_code(exc.status)
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
         headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
-        return rest_error(request, exc.status, code, message or exc.reason, headers)
+        return _error(request, exc.status, code, message or exc.reason, headers)
     except Exception:
         log.exception("unhandled error", extra={"request_id": request.get(REQUEST_ID_KEY)})
-        return rest_error(request, 500, "internal", "internal error; quote the request id")
+        return _error(request, 500, "internal", "internal error; quote the request id")
+
+
+def _error(
+    request: web.Request, status: int, code: str, message: str,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """The error body of the door that was asked: GraphQL's shape on /graphql (a body over 1 MiB
+    is PAYLOAD_TOO_LARGE there), the REST shape everywhere else."""
+    if request.path == "/graphql":
+        return graphql_error_response(request, status, message, code.upper(), headers)
+    return rest_error(request, status, code, message, headers)
 
 
 async def _within_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
