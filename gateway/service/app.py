@@ -162,7 +162,7 @@ def create_app(
     setup_webhook(
         app, db=database, executor=executor, rate_limit=settings.webhook_rate_limit,
         auth_cache_seconds=settings.auth_cache_seconds,
-    )  # POST /webhook/{slug}/{token}
+    )  # POST /webhook/{slug}/{token} and POST /webhook/{slug} (token in Authorization: Bearer)
     setup_rest(app, db=database, executor=executor)  # /v1/... and /v1/openapi.json
     add_metrics(app, database, per_workspace=settings.metrics_per_workspace)  # GET /metrics
     if settings.graphiql:

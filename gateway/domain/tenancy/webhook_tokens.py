@@ -1,5 +1,6 @@
-"""Webhook tokens: the secret in `/webhook/{slug}/{token}`. Like API keys, 256 random bits stored
-only as a SHA-256 digest; creating a new one revokes the old (rotation)."""
+"""Webhook tokens: the secret in `/webhook/{slug}/{token}`, or in `Authorization: Bearer` for
+`POST /webhook/{slug}`. Like API keys, 256 random bits stored only as a SHA-256 digest; creating
+a new one revokes the old (rotation)."""
 
 from __future__ import annotations
 
