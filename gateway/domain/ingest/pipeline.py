@@ -37,7 +37,6 @@ from gateway.domain.events import hub as events
 from gateway.domain.incidents import timeline
 from gateway.domain.incidents.incidents import (
     ROW_LOCK,
-    new_incident,
     next_number,
     set_severity,
     set_status,
@@ -47,6 +46,7 @@ from gateway.domain.ingest.deliveries import DeliveryMeta
 from gateway.domain.ingest.idempotency import IdempotencyRequest
 from gateway.domain.ingest.normalize import AlertIn, Parsed
 from gateway.domain.ingest.results import AlertResult, IngestResult
+from gateway.domain.storage import bulk
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import SEVERITY_RANK, Alert, Incident, Workspace
 from gateway.domain.timeutil import utcnow
@@ -173,7 +173,14 @@ def _raise_severity(
     """An incident's severity follows its highest alert, unless someone set it by hand."""
     if not incident.severity_manual and _higher(severity, incident.severity):
         set_severity(session, incident, severity, SYSTEM, clock.tick(), manual=False)
-        session.add(incident)
+        _keep(session, incident)
+
+
+def _keep(session: AsyncSession, row: Alert | Incident) -> None:
+    """Have the session write `row`'s changes: a loaded row is added; a new row waiting for its
+    bulk INSERT (`gateway.domain.storage.bulk`) is inserted with them already."""
+    if not bulk.is_pending(session, row):
+        session.add(row)
 
 
 async def _fire(
@@ -193,12 +200,15 @@ async def _fire(
     if existing is not None:
         existing.occurrences += 1
         existing.last_seen_at = now
-        incident = await _incident_of(session, existing, prefetched=cache is not None)
+        if cache is not None and existing.incident_id in cache.created:
+            incident: Incident | None = cache.created[existing.incident_id]
+        else:
+            incident = await _incident_of(session, existing, prefetched=cache is not None)
         if _higher(item.severity, existing.severity):
             existing.severity = item.severity
             if incident is not None:
                 _raise_severity(session, incident, item.severity, clock)
-        session.add(existing)
+        _keep(session, existing)
         return AlertResult(existing, incident, "deduplicated")
 
     key = correlation.group_key(item, labels)
@@ -210,14 +220,21 @@ async def _fire(
     alert_id = ids.new_id(ids.ALERT)
     if incident is None:
         outcome = "created"
-        number = await next_number(session, workspace.id)
-        incident = new_incident(workspace.id, number, item.title, item.severity)
-        incident.group_key = key
-        incident.created_at = incident.updated_at = now
-        session.add(incident)
+        if cache is not None:  # the workspace row is locked and loaded: count in memory
+            number = cache.next_number()
+        else:
+            number = await next_number(session, workspace.id)
+        # What `new_incident` makes, made as loaded rows are (`bulk.new_row`), and inserted in
+        # bulk, before the rows that refer to it, at the next flush.
+        incident = bulk.new_row(
+            Incident, id=ids.new_id(ids.INCIDENT), workspace_id=workspace.id, number=number,
+            title=item.title[:500], severity=item.severity, group_key=key, created_at=now,
+            updated_at=now,
+        )
+        bulk.add(session, incident)
         if cache is not None:
             cache.open_incidents[key] = incident
-        await session.flush()  # the incident's row before the rows that refer to it
+            cache.created[incident.id] = incident
         timeline.record(
             session, incident, "incident.created", actor, f"opened by alert: {item.title}"[:1000],
             {"alert_id": alert_id, "source": item.source, "group_key": key}, at=clock.tick(),
@@ -226,7 +243,8 @@ async def _fire(
         _raise_severity(session, incident, item.severity, clock)
 
     first_seen = min(item.occurred_at, now) if item.occurred_at else now
-    alert = Alert(
+    alert = bulk.new_row(
+        Alert,
         id=alert_id,
         workspace_id=workspace.id,
         incident_id=incident.id,
@@ -243,12 +261,12 @@ async def _fire(
         last_seen_at=now,
         received_at=now,
     )
-    session.add(alert)
+    bulk.add(session, alert)
     if cache is not None:
         cache.firing[item.fingerprint] = alert
     incident.alert_count += 1
     incident.updated_at = now
-    session.add(incident)
+    _keep(session, incident)
     timeline.record(
         session, incident, "alert.attached", actor, f"alert attached: {item.title}"[:1000],
         {"alert_id": alert_id, "fingerprint": item.fingerprint, "outcome": outcome},

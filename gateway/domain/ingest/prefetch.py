@@ -43,6 +43,15 @@ class WorkspaceCache:
     # group key -> the newest open incident opened at or after `since`; None: there is none.
     open_incidents: dict[str, Incident | None] = field(default_factory=dict)
     since: datetime | None = None
+    # The incidents this group opened, by id (the alerts deduplicated into theirs find them).
+    created: dict[str, Incident] = field(default_factory=dict)
+
+    def next_number(self) -> int:
+        """The workspace's next incident number. Its row is locked by this transaction (and
+        loaded fresh by `prefetch`), so counting on it in memory is what `next_number` would
+        do in the database: the new value goes out with the group's other writes."""
+        self.workspace.incident_seq += 1
+        return self.workspace.incident_seq
 
     def knows_group(self, key: str) -> bool:
         return self.since is not None and key in self.open_incidents

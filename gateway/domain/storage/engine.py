@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from gateway.domain.errors import Unavailable
-from gateway.domain.storage import deadline, sqlite_driver
+from gateway.domain.storage import bulk, deadline, sqlite_driver
 from gateway.domain.storage.group_commit import GroupCommit, Prepare
 
 T = TypeVar("T")
@@ -136,7 +136,8 @@ class Database:
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
         self._write_sessions = async_sessionmaker(
-            write_engine, class_=AsyncSession, expire_on_commit=False
+            write_engine, class_=AsyncSession, sync_session_class=bulk.WriteSession,
+            expire_on_commit=False,
         )
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         # Set by the app to its event broker's `publish`: called with the events of each
