@@ -10,11 +10,9 @@ queue on an asyncio lock, so they wait on the event loop rather than spinning in
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -28,8 +26,12 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from gateway.domain.errors import Unavailable
-from gateway.domain.storage import bulk, deadline, sqlite_driver
+from gateway.domain.storage import bulk, deadline, round_trips, sqlite_driver
 from gateway.domain.storage.group_commit import GroupCommit, Prepare
+from gateway.domain.storage.round_trips import (  # counted there; importable from here too
+    StatementCounter as StatementCounter,
+)
+from gateway.domain.storage.round_trips import current_counter as current_counter
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
@@ -54,28 +56,6 @@ def is_lock_contention(exc: BaseException) -> bool:
     return code in _PG_RETRYABLE
 # Where a write session collects its live events (`gateway.domain.events.hub.SESSION_KEY`).
 EVENTS_SESSION_KEY = "seliq_events"
-
-
-@dataclass
-class StatementCounter:
-    """Counts SQL statements run while it is the current counter (per request, per test)."""
-
-    count: int = 0
-    statements: list[str] = field(default_factory=list)
-
-
-current_counter: contextvars.ContextVar[StatementCounter | None] = contextvars.ContextVar(
-    "seliq_statement_counter", default=None
-)
-
-
-def _count_statement(
-    conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
-) -> None:
-    counter = current_counter.get()
-    if counter is not None:
-        counter.count += 1
-        counter.statements.append(statement)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -119,13 +99,15 @@ class Database:
             # One trip to the driver thread per statement instead of four.
             kwargs["module"] = sqlite_driver.dbapi()
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # No `pool_pre_ping`: it costs three round trips before every checkout's first
+            # statement; `round_trips.watch` pings only connections that sat idle.
+            kwargs.update(pool_size=10, max_overflow=10)
             # The same patience as SQLite's busy timeout: a write blocked on a row lock for
             # longer fails (SQLSTATE 55P03), which the ingestion doors answer with 503.
             kwargs["connect_args"] = {"server_settings": {"lock_timeout": str(BUSY_TIMEOUT_MS)}}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         sync_engine = self.engine.sync_engine
-        event.listen(sync_engine, "before_cursor_execute", _count_statement)
+        round_trips.watch(sync_engine, ping_idle=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(sync_engine, "connect", _sqlite_on_connect)
             event.listen(sync_engine, "begin", _sqlite_on_begin)
