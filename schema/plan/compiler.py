@@ -186,7 +186,21 @@ class Compiler:
     @staticmethod
     def arguments(parent: GraphQLObjectType, nodes: list[FieldNode]) -> FieldArguments:
         definition = parent.fields[nodes[0].name.value]
-        return FieldArguments(definition, nodes[0], definition.extensions["strawberry-definition"])
+        read: dict[str, None] = {}
+
+        def walk(value: Any) -> None:
+            if isinstance(value, VariableNode):
+                read[value.name.value] = None
+            for item in getattr(value, "values", None) or ():
+                walk(item)
+            for item in getattr(value, "fields", None) or ():
+                walk(item.value)
+
+        for argument in nodes[0].arguments or ():
+            walk(argument.value)
+        return FieldArguments(
+            definition, nodes[0], definition.extensions["strawberry-definition"], tuple(read)
+        )
 
     # ---- the operation -------------------------------------------------------------------------
 

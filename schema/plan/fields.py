@@ -202,6 +202,7 @@ class Fields:
         self.schema = schema
         self._names = schema._strawberry_schema.config.name_converter  # type: ignore[attr-defined]
         self._kinds: dict[str, dict[str, Kind]] = {}
+        self._models: dict[str, Any] = {}
 
     def name_of(self, strawberry_field: Any) -> str:
         """A Strawberry field's GraphQL name."""
@@ -209,6 +210,12 @@ class Fields:
 
     def model(self, type_name: str) -> Any:
         """The table behind an object type: what its `from_row` takes."""
+        found = self._models.get(type_name)
+        if found is None:
+            found = self._models[type_name] = self._model(type_name)
+        return found
+
+    def _model(self, type_name: str) -> Any:
         object_type = self.schema.get_type(type_name)
         assert isinstance(object_type, GraphQLObjectType)
         from_row = getattr(object_type.extensions["strawberry-definition"].origin, "from_row", None)

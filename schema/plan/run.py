@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.types.arguments import convert_arguments
@@ -46,6 +47,8 @@ from schema.viewer import Viewer
 log = logging.getLogger("seliq.plans")
 
 Key = tuple[str, str | None]
+# Arguments kept per field for this many different values of their variables.
+MAX_KNOWN_ARGUMENTS = 32
 WORKSPACE = "Workspace"
 
 
@@ -95,16 +98,17 @@ class Run:
     """One execution of a plan: its statements on one connection, then the JSON."""
 
     def __init__(
-        self, plans: Plans, variables: Any, context: Context, stack: AsyncExitStack
+        self, plans: Plans, variables: Any, raw_variables: dict[str, Any], context: Context,
+        stack: AsyncExitStack,
     ) -> None:
         self.plans = plans
         self.variables = variables  # graphql-core's coerced VariableValues
+        self.raw_variables = raw_variables  # as sent
         self.context = context
         self.stack = stack
         self.fetched: Fetched = {}
         self._reader: Reader | None = None
         self._rows: dict[tuple[str, str | None, str], Any] = {}  # whole rows read by id
-        self._arguments: dict[int, dict[str, Any]] = {}
 
     async def reader(self) -> Reader:
         if self._reader is None:
@@ -115,15 +119,24 @@ class Run:
         return self._reader
 
     def arguments(self, arguments: FieldArguments) -> dict[str, Any]:
-        """A field's arguments exactly as its resolver receives them."""
-        found = self._arguments.get(id(arguments))
+        """A field's arguments exactly as its resolver receives them (graphql-core's coercion,
+        then Strawberry's conversion), kept per values of the variables they read."""
+        try:
+            sent = self.raw_variables  # absent and null differ (a default applies to absent)
+            key = orjson.dumps([[name in sent, sent.get(name)] for name in arguments.variables])
+        except TypeError:
+            key = None
+        found = arguments.known.get(key) if key is not None else None
         if found is None:
             raw = get_argument_values(arguments.definition, arguments.node, self.variables)
             found = convert_arguments(
                 raw, arguments.strawberry_field.arguments, self.plans.scalar_registry,
                 self.plans.config,
             )
-            self._arguments[id(arguments)] = found
+            if key is not None:
+                if len(arguments.known) >= MAX_KNOWN_ARGUMENTS:
+                    arguments.known.clear()
+                arguments.known[key] = found
         return found
 
     # ---- the roots -----------------------------------------------------------------------------
@@ -633,7 +646,7 @@ class Plans:
             plan = self._compile(entry, conditions)
         if isinstance(plan, Unsupported):
             raise plan
-        return await Run(self, coerced, context, stack).execute(plan)
+        return await Run(self, coerced, variables, context, stack).execute(plan)
 
     def _fell_back(
         self, entry: Entry, operation_name: str | None, reason: str, detail: str

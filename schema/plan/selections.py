@@ -29,11 +29,15 @@ RowValue = Callable[[Any, Fetched], Any]
 
 @dataclass
 class FieldArguments:
-    """A field's arguments, evaluated once per request (they are the same for every row)."""
+    """A field's arguments, evaluated once per request (they are the same for every row), and
+    kept for the next requests that send the same values of the variables they read
+    (`variables`; none: the same every time)."""
 
     definition: GraphQLField
     node: FieldNode
     strawberry_field: Any
+    variables: tuple[str, ...] = ()
+    known: dict[bytes, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
