@@ -17,6 +17,7 @@ import asyncio
 import base64
 import hashlib
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -70,6 +71,15 @@ def cursor(stored: str, row_id: str) -> str:
     when = f"{stored[:10]}T{stored[11:19]}{'' if fraction == '.000000' else fraction}+00:00"
     raw = orjson.dumps([when, row_id])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+_EARLIEST = datetime(2, 1, 1)  # gateway.domain.timeutil.EARLIEST, naive UTC as stored
+
+
+def rest_cursor(stored: str, row_id: str) -> str:
+    """The REST layer's cursor (rest_compat/cursors.py): `<microseconds since 0002-01-01>.<id>`."""
+    micros = (datetime.fromisoformat(stored) - _EARLIEST) // timedelta(microseconds=1)
+    return f"{micros}.{row_id}"
 
 
 def graphql_enum(value: str) -> str:
@@ -166,7 +176,7 @@ async def list_incidents(request: web.Request) -> web.Response:
         "data": [rest_incident(row, workspace_id) for row in rows],
         "pagination": {
             "limit": limit,
-            "next_cursor": cursor(rows[-1][7], rows[-1][0]) if more else None,
+            "next_cursor": rest_cursor(rows[-1][7], rows[-1][0]) if more else None,
             "has_more": more,
         },
     }

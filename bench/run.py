@@ -43,6 +43,7 @@ from bench.procs import (
     start_reference,
 )
 from bench.queries import (
+    DASHBOARD_EXAMPLES,
     REST_LIST_INCIDENTS,
     Request,
     dashboard_request,
@@ -51,7 +52,7 @@ from bench.queries import (
     rest_request,
 )
 from bench.reference import cursor
-from bench.report import ORDER, RESULTS_DIR, Ratio, details, machine, table, write
+from bench.report import FULL_ONLY, ORDER, RESULTS_DIR, Ratio, details, machine, table, write
 
 STATEMENTS_HEADER = "X-Seliq-SQL-Statements"
 
@@ -98,8 +99,10 @@ class Bench:
     def start(self) -> None:
         quick = self.plan.mode == "quick"
         started = []
-        if self.wants("T1", "T2", "T3", "T4", "T5", "T8"):
+        if self.wants("T1", "T2", "T3", "T4", "T5", "T8", "T9"):
             dashboard = seed.copy_to(seed.ensure(seed.DASHBOARD), self.run_dir / "dashboard.db")
+            if self.wants("T9"):
+                add_customers(dashboard.path)  # for T9's MSSP overview
             self.dashboard = dashboard
             started.append(start_gateway("gateway", dashboard.url, self.run_dir))
             if self.wants("T1", "T2", "T8"):
@@ -269,6 +272,40 @@ class Bench:
             "T4", "SQL statements of the dashboard query, first: 100 / first: 10", "= 1.0",
             counts[100] / counts[10],
             detail={"statements_first_10": counts[10], "statements_first_100": counts[100]},
+        )
+
+    def t9(self) -> None:
+        """Realistic dashboard operations (`DASHBOARD_EXAMPLES`), each against the bench
+        dashboard at the same page size, in alternating rounds; the worst is the ratio."""
+        gateway = self.servers["gateway"]
+        first = 50
+        dashboard = dashboard_request(self.key, first)
+        page = orjson.loads(self.fetch(gateway, dashboard).body)["data"]["incidents"]
+        found = {
+            "id": page["nodes"][0]["id"], "after": page["pageInfo"]["endCursor"],
+            "assignee": f"{seed.ANALYSTS[0]}@soc.example",
+        }
+        ratios: dict[str, float] = {}
+        rates: dict[str, float] = {}
+        for example in DASHBOARD_EXAMPLES:
+            request = example.request(self.key, first, found)
+            body = orjson.loads(self.fetch(gateway, request).body)
+            if body.get("errors") or not body.get("data"):
+                raise BenchmarkBroken(f"T9: {example.name} did not answer: {str(body)[:300]}")
+            results = self.alternate(
+                [(example.name, gateway, request), ("dashboard", gateway, dashboard)],
+                self.plan.seconds / 2, self.plan.concurrency,
+            )
+            ratios[example.name] = statistics.median(
+                x.rate / y.rate
+                for x, y in zip(results[example.name], results["dashboard"], strict=True)
+            )
+            rates[example.name] = statistics.median(r.rate for r in results[example.name])
+        worst = min(ratios, key=ratios.__getitem__)
+        self.ratios["T9"] = Ratio(
+            "T9", f"{len(ratios)} dashboard operations req/s / the dashboard (first: {first}); "
+            "the worst", ">= 0.8", ratios[worst],
+            detail={"worst": worst, "ratios": ratios, "req_s": rates},
         )
 
     def t5(self) -> None:
@@ -463,6 +500,7 @@ class Bench:
             (("T8",), "T8", self.t8),
             (("T3",), "T3", self.t3),
             (("T4",), "T4", self.t4),
+            (("T9",), "T9", self.t9),
             (("T7",), "T7", self.t7),
             (("T6",), "T6", self.t6),
             (("T11",), "T11", self.t11),
@@ -473,6 +511,36 @@ class Bench:
             if self.wants(*ids):
                 progress(label)
                 step()
+
+
+def add_customers(database: Path, incidents: int = 100) -> None:
+    """Two customer workspaces below the bench one (an MSSP then), each with a copy of the
+    bench workspace's newest incidents: T9's MSSP overview lists across them. The bench
+    workspace's own rows are untouched."""
+    conn = sqlite3.connect(database, isolation_level=None)
+    try:
+        conn.execute("BEGIN")
+        for number in (1, 2):
+            workspace_id = f"ws_01benchcustomer{number:011d}"
+            conn.execute(
+                "INSERT INTO workspaces (id, slug, name, tier, parent_id, "
+                "correlation_window_seconds, incident_seq, created_at) "
+                "SELECT ?, ?, ?, 'growth', id, 1800, ?, created_at FROM workspaces WHERE id = ?",
+                (workspace_id, f"bench-customer-{number}", f"Customer {number}", incidents,
+                 seed.WORKSPACE_ID),
+            )
+            conn.execute(
+                "INSERT INTO incidents (id, workspace_id, number, title, status, severity, "
+                "severity_manual, assignee, alert_count, group_key, created_at, updated_at, "
+                "acknowledged_at, resolved_at) "
+                "SELECT ? || substr(id, 5), ?, number, title, status, severity, severity_manual, "
+                "assignee, 0, group_key, created_at, updated_at, acknowledged_at, resolved_at "
+                "FROM incidents WHERE workspace_id = ? ORDER BY created_at DESC LIMIT ?",
+                (f"inc_c{number}", workspace_id, seed.WORKSPACE_ID, incidents),
+            )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
 
 
 def postgres_url() -> str | None:
@@ -539,14 +607,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="short rounds and a smaller T7 database (about 90 s, idle machine)")
-    parser.add_argument("--only", default=",".join(ORDER),
-                        help="comma-separated ratios to measure (default: all)")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated ratios to measure (default: all; --quick leaves "
+                        f"out {', '.join(FULL_ONLY)})")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR,
                         help="where latest.json and history.md go (default: bench/results)")
     parser.add_argument("--no-record", action="store_true",
                         help="print only; write neither latest.json nor history.md")
     args = parser.parse_args(argv)
-    only = tuple(part.strip().upper() for part in args.only.split(",") if part.strip())
+    if args.only is None:
+        only = tuple(key for key in ORDER if not (args.quick and key in FULL_ONLY))
+    else:
+        only = tuple(part.strip().upper() for part in args.only.split(",") if part.strip())
     unknown = [part for part in only if part not in ORDER]
     if unknown:
         parser.error(f"unknown ratio(s): {', '.join(unknown)}")
