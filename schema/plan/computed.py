@@ -15,7 +15,7 @@ from gateway.domain.reports.render import render_html, render_markdown
 from gateway.domain.sla import maths
 from gateway.domain.timeutil import utcnow
 from schema.query import rate_limit_of
-from schema.sla import sla_of, sla_summary_of
+from schema.sla import SlaSummary, sla_of, sla_summary_of
 from schema.sla import workspace_sla_policy as sla_policy_of
 from schema.summaries import summary_of
 from schema.viewer import Viewer
@@ -83,16 +83,34 @@ async def workspace_sla_policy(
 async def workspace_sla_summary(
     run: Any, rows: list[Any], arguments: dict[str, Any], in_list: bool
 ) -> list[Any]:
-    """`Workspace.slaSummary`: the domain's summary, once per workspace of the page."""
+    """`Workspace.slaSummary`: the domain's summary (`maths.summary_for`) of each workspace of
+    the page, its incidents and policies read once for the whole page. With `includeChildren`
+    each workspace pools its own tree, so each is summarized on its own."""
     context = run.context
-    permitted = context.principal.permitted_workspace_ids
-    return [
-        await sla_summary_of(
-            context.db, permitted, row.id, arguments.get("since"), arguments.get("until"),
-            arguments.get("include_children", False),
-        )
-        for row in rows
-    ]
+    since, until = arguments.get("since"), arguments.get("until")
+    if arguments.get("include_children", False):
+        permitted = context.principal.permitted_workspace_ids
+        return [
+            await sla_summary_of(context.db, permitted, row.id, since, until, True)
+            for row in rows
+        ]
+    moment = utcnow()
+    start, end = maths.window(since, until, moment)
+    ids = list(dict.fromkeys(row.id for row in rows))
+    async with context.db.read() as session:
+        incidents = await maths.load_incidents(session, ids, start, end)
+        policies = await maths.load_policies(session, ids)
+    by_workspace: dict[str, list[maths.IncidentRow]] = {key: [] for key in ids}
+    for incident in incidents:
+        by_workspace[incident.workspace_id].append(incident)
+    summaries = {
+        key: SlaSummary.from_domain(maths.summarize(
+            by_workspace[key], {key: policies[key]} if key in policies else {},
+            since=start, until=end, now=moment, workspace_ids=[key],
+        ))
+        for key in ids
+    }
+    return [summaries[row.id] for row in rows]
 
 
 def rate_limit(context: Any) -> Any:
