@@ -160,20 +160,24 @@ def write(
 
 
 def _widen_header(history: Path, header: str, rule: str) -> None:
-    """A history started before a ratio was added gets its column: in the header, and as "-" in
-    the older lines (before their machine cell)."""
+    """A history started before a ratio was added gets its column, wherever it goes: the older
+    lines' cells are rearranged under the new header by column name, "-" where they had none."""
     lines = history.read_text().splitlines(keepends=True)
     if header in lines:
         return
-    width = header.count("|") - 1
+    new_names = _cells(header)
+    old_names: list[str] = []
     for index, line in enumerate(lines):
         if line.startswith("| date (UTC) |"):
+            old_names = _cells(line)
             lines[index] = header
             if index + 1 < len(lines) and lines[index + 1].startswith("|---"):
                 lines[index + 1] = rule
-        elif line.startswith("| ") and not line.startswith("|---"):
-            cells = line.rstrip("\n").strip().strip("|").split("|")
-            if len(cells) < width:
-                cells[-1:-1] = [" - "] * (width - len(cells))
-                lines[index] = "|" + "|".join(cells) + "|\n"
+        elif old_names and line.startswith("| ") and not line.startswith("|---"):
+            cells = dict(zip(old_names, _cells(line), strict=False))
+            lines[index] = "| " + " | ".join(cells.get(n, "-") for n in new_names) + " |\n"
     history.write_text("".join(lines))
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
