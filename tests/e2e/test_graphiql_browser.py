@@ -532,9 +532,9 @@ async def test_graphiql_can_be_turned_off(
         url, http = server.url, server.http
         async with http.get(f"{url}/graphql", headers=browser_headers) as response:
             assert response.status == 404
-            body = await response.json()
-            assert body["error"]["code"] == "not_found"
-            assert "SELIQ_GRAPHIQL" in body["error"]["message"]
+            body = await response.json()  # /graphql answers in GraphQL's error shape
+            assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+            assert "SELIQ_GRAPHIQL" in body["errors"][0]["message"]
         async with http.get(f"{url}{ASSET_PREFIX}/graphiql.min.js") as response:
             assert response.status == 404
         async with http.get(f"{url}{ASSET_PREFIX}/graphql-ws.min.js") as response:
