@@ -160,15 +160,13 @@ async def incident_sla(info: Info, incident: Incident) -> IncidentSla:
         created_at=incident.created_at, acknowledged_at=incident.acknowledged_at,
         resolved_at=incident.resolved_at,
     )
-    return sla_of(workspace.sla_policy if workspace else None, times, utcnow())
+    policy = sla.policy_from_json(workspace.sla_policy if workspace else None)
+    return sla_of(policy, times, utcnow())
 
 
-def sla_of(
-    stored_policy: dict[str, Any] | None, times: maths.IncidentRow, now: datetime
-) -> IncidentSla:
-    """`Incident.sla` of an incident under its workspace's stored policy (the cached plans in
-    schema/plan call it once per row too)."""
-    policy = sla.policy_from_json(stored_policy)
+def sla_of(policy: sla.Policy, times: maths.IncidentRow, now: datetime) -> IncidentSla:
+    """`Incident.sla` of an incident under its workspace's policy (the cached plans in
+    schema/plan call it once per row too, with each workspace's policy read once)."""
     target = policy[times.severity]
     state = maths.incident_sla(times, target, now)
     return IncidentSla(

@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.domain.reports.render import render_html, render_markdown
 from gateway.domain.sla import maths
+from gateway.domain.sla.policy import policy_from_json
 from gateway.domain.timeutil import utcnow
 from schema.query import rate_limit_of
 from schema.sla import SlaSummary, sla_of, sla_summary_of
@@ -33,16 +34,19 @@ SUMMARY_COLUMNS = (
 async def incident_sla(run: Any, rows: list[Any], arguments: Any, in_list: bool) -> list[Any]:
     """`Incident.sla`: the policy of each row's workspace, read once for the page."""
     workspaces = await run.workspaces({row.workspace_id for row in rows})
+    policies = {
+        key: policy_from_json(workspaces[key].sla_policy if key in workspaces else None)
+        for key in {row.workspace_id for row in rows}
+    }
     now = utcnow()
     out = []
     for row in rows:
-        workspace = workspaces.get(row.workspace_id)
         times = maths.IncidentRow(
             id=row.id, workspace_id=row.workspace_id, number=row.number, title=row.title,
             severity=row.severity, status=row.status, created_at=row.created_at,
             acknowledged_at=row.acknowledged_at, resolved_at=row.resolved_at,
         )
-        out.append(sla_of(workspace.sla_policy if workspace else None, times, now))
+        out.append(sla_of(policies[row.workspace_id], times, now))
     return out
 
 

@@ -118,7 +118,7 @@ RELATIONS: dict[tuple[str, str], Kind] = {
         DELIVERIES, "WebhookDelivery", WebhookDelivery.workspace_id, FIRST_AFTER, COUNT
     ),
     ("Workspace", "slaPolicy"): Computed(computed.workspace_sla_policy, ("sla_policy",)),
-    ("Workspace", "slaSummary"): Computed(computed.workspace_sla_summary, ()),
+    ("Workspace", "slaSummary"): Computed(computed.workspace_sla_summary, ("id",)),
 }
 
 

@@ -400,7 +400,7 @@ class Run:
     async def computed(
         self, plan: ComputedPlan, parent: ObjectPlan, rows: list[Any], index: dict[str, int]
     ) -> None:
-        objects = self.objects(parent, rows)
+        objects = self.objects(parent, rows, plan.kind.needs)
         arguments = self.arguments(plan.arguments)
         values = await plan.kind.compute(self, objects, arguments, plan.in_list)
         id_at = index["id"]
@@ -467,15 +467,30 @@ class Run:
         model = self.plans.fields.model(type_name)
         return {key: self.object_of(model, row) for key, row in rows.items()}
 
-    def objects(self, obj: ObjectPlan, rows: list[Any]) -> list[Any]:
-        return [self.object_of(obj.model, row, obj.layout) for row in rows]
-
-    def object_of(self, model: Any, row: Any, layout: list[str] | None = None) -> Any:
-        """A row as an object with the model's attributes and values as SQLAlchemy reads them
-        (what the functions the resolvers call expect)."""
-        names = layout if layout is not None else list(model.__table__.columns.keys())
+    def objects(
+        self, obj: ObjectPlan, rows: list[Any], needs: tuple[str, ...] | None = None
+    ) -> list[Any]:
+        """`rows` of `obj` as objects with the model's attributes (only `needs`, when given)
+        and values as SQLAlchemy reads them (what the functions the resolvers call expect)."""
+        names = needs if needs is not None else tuple(obj.layout)
+        at = [obj.layout.index(name) for name in names]
         assert self._reader is not None
-        processors = self.plans.processors(model, tuple(names), self._reader)
+        processors = self.plans.processors(obj.model, names, self._reader)
+        columns = list(zip(names, at, processors, strict=True))
+        return [
+            SimpleNamespace(**{
+                name: row[position] if convert is None or row[position] is None
+                else convert(row[position])
+                for name, position, convert in columns
+            })
+            for row in rows
+        ]
+
+    def object_of(self, model: Any, row: Any) -> Any:
+        """A whole row (read by id) as an object, as `objects` makes them."""
+        names = tuple(model.__table__.columns.keys())
+        assert self._reader is not None
+        processors = self.plans.processors(model, names, self._reader)
         return SimpleNamespace(**{
             name: value if convert is None or value is None else convert(value)
             for name, value, convert in zip(names, row, processors, strict=True)
