@@ -51,7 +51,7 @@ from bench.queries import (
     rest_as_graphql_request,
     rest_request,
 )
-from bench.reference import cursor
+from bench.reference import rest_cursor
 from bench.report import FULL_ONLY, ORDER, RESULTS_DIR, Ratio, details, machine, table, write
 
 STATEMENTS_HEADER = "X-Seliq-SQL-Statements"
@@ -589,7 +589,7 @@ def progress(message: str) -> None:
 
 
 def _middle_cursor(database: Path, table_name: str) -> str:
-    """The cursor of the row half-way down the list (newest first), as the API would hand out."""
+    """The REST cursor of the row half-way down the list (newest first), as the API hands out."""
     column = "created_at" if table_name == "incidents" else "received_at"
     conn = sqlite3.connect(database)
     try:
@@ -600,7 +600,7 @@ def _middle_cursor(database: Path, table_name: str) -> str:
         ).fetchone()
     finally:
         conn.close()
-    return cursor(stored, row_id)
+    return rest_cursor(stored, row_id)
 
 
 def main(argv: list[str] | None = None) -> int:
