@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.support.procs import EXECUTABLE, cli_env, free_port, run_cli
+from tests.support.procs import EXECUTABLE, cli_env, free_port, run_cli, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_DIR = Path(__file__).resolve().parent / "node"
@@ -128,13 +128,7 @@ class Child:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def log_tail(self, lines: int = 40) -> str:
         return tail(self.log, lines)
