@@ -59,12 +59,15 @@ def loads(data: bytes | str, *, what: str = "the body", text: bool = True) -> An
 
 def check(value: Any, *, what: str = "the body", text: bool = True) -> None:
     """Refuse `value` (already decoded, e.g. by a library) if it nests deeper than MAX_DEPTH or,
-    with `text`, holds a NUL or a lone surrogate; one pass over its containers, no recursion."""
-    stack: list[tuple[Any, str, int]] = [(value, "", 1)]
+    with `text`, holds a NUL or a lone surrogate; one pass over its containers, no recursion.
+    Each entry keeps its parent and key, and the path is spelled out only for a refusal: every
+    body goes through here, and most are accepted."""
+    stack: list[tuple[Any, Trail, int]] = [(value, None, 1)]
     while stack:
-        item, path, depth = stack.pop()
+        item, trail, depth = stack.pop()
         if type(item) is str:
             if text and (reason := _unstorable_char(item)) is not None:
+                path = _path(trail)
                 raise BadJson(f"{_at(what, path)} {reason}", path)
             continue
         if type(item) is dict:
@@ -74,12 +77,28 @@ def check(value: Any, *, what: str = "the body", text: bool = True) -> None:
         else:
             continue
         if depth > MAX_DEPTH:
-            raise BadJson(_too_deep(what), path or None)
+            raise BadJson(_too_deep(what), _path(trail) or None)
         for key, child in items:
-            if text and type(key) is str and _unstorable_char(key) is not None:
-                raise BadJson(f"{_at(what, path)} has a key that {_unstorable_char(key)}", path)
+            if text and type(key) is str and (reason := _unstorable_char(key)) is not None:
+                path = _path(trail)
+                raise BadJson(f"{_at(what, path)} has a key that {reason}", path)
             if type(child) in (str, dict, list):
-                stack.append((child, _join(path, key), depth + 1))
+                stack.append((child, (trail, key), depth + 1))
+
+
+# Where a value sits: (the parent's trail, its key or index), None at the top.
+Trail = tuple[Any, Any] | None
+
+
+def _path(trail: Trail) -> str:
+    keys: list[Any] = []
+    while trail is not None:
+        trail, key = trail
+        keys.append(key)
+    path = ""
+    for key in reversed(keys):
+        path = _join(path, key)
+    return path
 
 
 def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
