@@ -330,38 +330,23 @@ class Bench:
     def t6(self) -> None:
         gateway = self.servers["gateway-ingest"]
         naive = ingest.NaiveLoop(self.ingest_naive_db.path, self.cores.server)
+        count = self.plan.t6_alerts
+
+        def pair(index: int) -> tuple[Callable[[], float], Callable[[], float]]:
+            requests = ingest.webhook_requests(ingest.stream(index, count))
+
+            def through_gateway() -> float:
+                result = self.job(gateway, requests, concurrency=self.plan.t6_senders,
+                                  mode="count", expect_status=(202,))
+                return result.count / result.elapsed
+
+            return through_gateway, lambda: count / naive.run(index, count)
+
         try:
-            count = self.plan.t6_alerts
-            gateway_rates: list[float] = []
-            naive_rates: list[float] = []
-            # Warm-up round (-1) on both sides, then alternating rounds.
-            for index in range(-1, self.plan.rounds):
-                alerts = ingest.stream(index, count)
-                requests = ingest.webhook_requests(alerts)
-
-                def through_gateway(requests: list[Request] = requests) -> float:
-                    result = self.job(gateway, requests, concurrency=self.plan.t6_senders,
-                                      mode="count", expect_status=(202,))
-                    return result.count / result.elapsed
-
-                def through_naive(index: int = index) -> float:
-                    return count / naive.run(index, count)
-
-                order: list[Callable[[], float]] = [through_gateway, through_naive]
-                if index % 2:
-                    order.reverse()
-                rates = {fn: fn() for fn in order}
-                if index >= 0:
-                    gateway_rates.append(rates[through_gateway])
-                    naive_rates.append(rates[through_naive])
+            gateway_rates, naive_rates = _alternating(range(-1, self.plan.rounds), pair)
         finally:
             naive.close()
-        ours = ingest.table_counts(self.ingest_gateway_db.path)
-        theirs = ingest.table_counts(self.ingest_naive_db.path)
-        if ours != theirs:
-            raise BenchmarkBroken(
-                f"T6: the gateway and the naive loop wrote different rows: {ours} vs {theirs}"
-            )
+        ours = self._same_rows("T6", "the naive loop")
         rate_gateway = statistics.median(gateway_rates)
         rate_naive = statistics.median(naive_rates)
         paired = statistics.median(g / n for g, n in zip(gateway_rates, naive_rates, strict=True))
@@ -373,40 +358,36 @@ class Bench:
                     "fsync_ms": round(ingest.fsync_ms(self.run_dir), 3)},
         )
 
-    def t11(self) -> None:
-        gateway = self.servers["gateway-ingest"]
-        raw = ingest.RawBatch(self.ingest_naive_db.path, self.cores.server)
-        gateway_s: list[float] = []
-        raw_s: list[float] = []
-        try:
-            # Warm-up round (-1) on both sides, then alternating rounds; round numbers go on
-            # from 1000 so that T6's alerts are never met again.
-            for index in range(-1, self.plan.t11_rounds):
-                number = 1000 + index
-                request = ingest.batch_request(ingest.new_incident_batch(number))
-
-                def through_gateway(request: Request = request) -> float:
-                    result = self.job(gateway, [request], mode="count", expect_status=(202,))
-                    return result.latencies[0]
-
-                def through_raw(number: int = number) -> float:
-                    return raw.run(number)
-
-                order: list[Callable[[], float]] = [through_gateway, through_raw]
-                if index % 2:
-                    order.reverse()
-                took = {fn: fn() for fn in order}
-                if index >= 0:
-                    gateway_s.append(took[through_gateway])
-                    raw_s.append(took[through_raw])
-        finally:
-            raw.close()
+    def _same_rows(self, label: str, other: str) -> dict[str, int]:
+        """The ingest databases of the gateway and of its baseline hold the same rows."""
         ours = ingest.table_counts(self.ingest_gateway_db.path)
         theirs = ingest.table_counts(self.ingest_naive_db.path)
         if ours != theirs:
             raise BenchmarkBroken(
-                f"T11: the gateway and the raw batch wrote different rows: {ours} vs {theirs}"
+                f"{label}: the gateway and {other} wrote different rows: {ours} vs {theirs}"
             )
+        return ours
+
+    def t11(self) -> None:
+        gateway = self.servers["gateway-ingest"]
+        raw = ingest.RawBatch(self.ingest_naive_db.path, self.cores.server)
+
+        def pair(index: int) -> tuple[Callable[[], float], Callable[[], float]]:
+            # Round numbers go on from 1000 so that T6's alerts are never met again.
+            number = 1000 + index
+            request = ingest.batch_request(ingest.new_incident_batch(number))
+
+            def through_gateway() -> float:
+                result = self.job(gateway, [request], mode="count", expect_status=(202,))
+                return result.latencies[0]
+
+            return through_gateway, lambda: raw.run(number)
+
+        try:
+            gateway_s, raw_s = _alternating(range(-1, self.plan.t11_rounds), pair)
+        finally:
+            raw.close()
+        self._same_rows("T11", "the raw batch")
         paired = statistics.median(r / g for g, r in zip(gateway_s, raw_s, strict=True))
         self.ratios["T11"] = Ratio(
             "T11", f"{ingest.T11_BATCH:,}-alert webhook batch opening incidents: raw executemany "
@@ -586,6 +567,23 @@ _STARTED = time.monotonic()
 
 def progress(message: str) -> None:
     print(f"[{time.monotonic() - _STARTED:5.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def _alternating(
+    rounds: range, pair: Callable[[int], tuple[Callable[[], float], Callable[[], float]]]
+) -> tuple[list[float], list[float]]:
+    """Run `pair(index)`'s two measurements each round, in alternating order so that neither
+    always goes first; round -1 warms both sides up and is not kept."""
+    firsts: list[float] = []
+    seconds: list[float] = []
+    for index in rounds:
+        first, second = pair(index)
+        order = [first, second] if index % 2 == 0 else [second, first]
+        taken = {fn: fn() for fn in order}
+        if index >= 0:
+            firsts.append(taken[first])
+            seconds.append(taken[second])
+    return firsts, seconds
 
 
 def _middle_cursor(database: Path, table_name: str) -> str:
