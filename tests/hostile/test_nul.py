@@ -308,7 +308,7 @@ INPUT_TYPES = {
     ("mutation", "fields", "field"), [case[1:] for case in GRAPHQL_WRITES],
     ids=[case[0] for case in GRAPHQL_WRITES],
 )
-async def test_graphql_mutation_input_with_nul_is_a_user_error(
+async def test_graphql_mutation_input_with_nul_is_refused_naming_the_field(
     server: Server, db: Database, tenants: Tenants, mutation: str, fields: dict[str, Any],
     field: str,
 ) -> None:
