@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from gateway.domain.incidents.alerts import NO_FILTER as NO_ALERT_FILTER
 from gateway.domain.incidents.incidents import IncidentFilter as DomainIncidentFilter
 from gateway.domain.pagination import page_args
 from gateway.domain.storage import models
@@ -16,7 +17,7 @@ from schema.node import Node
 from schema.pagination import Connection, connection, enum_values, fixed_count
 
 if TYPE_CHECKING:
-    from schema.alerts import Alert
+    from schema.alerts import Alert, AlertFilter
     from schema.notes import Note
     from schema.sla import IncidentSla
     from schema.timeline import TimelineEvent
@@ -100,23 +101,42 @@ class Incident(Node):
 
         return await incident_sla(info, self)
 
-    @strawberry.field(description="Alerts attached to this incident, newest first.")
+    @strawberry.field(
+        description="Alerts attached to this incident, newest first (`filter.incidentId` is "
+        "this incident's id or matches nothing)."
+    )
     async def alerts(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        filter: Annotated[AlertFilter, strawberry.lazy("schema.alerts")] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Annotated[Alert, strawberry.lazy("schema.alerts")]]:
         from schema.alerts import Alert
 
-        args = page_args(first, after)
-        page = await info.context.loaders.alert_page.load((self.workspace_id, self.id, args))
-        return connection(page, Alert.from_row, fixed_count(self.alert_count))
+        args = page_args(first, after, last, before)
+        flt = filter.to_domain() if filter is not None else NO_ALERT_FILTER
+        loaders = info.context.loaders
+        page = await loaders.alert_page.load((self.workspace_id, self.id, args, flt))
+        if flt == NO_ALERT_FILTER:
+            return connection(page, Alert.from_row, fixed_count(self.alert_count))
+        key = (self.workspace_id, self.id, flt)
+        return connection(page, Alert.from_row, lambda: loaders.alert_count.load(key))
 
     @strawberry.field(description="Notes, oldest first.")
     async def notes(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Annotated[Note, strawberry.lazy("schema.notes")]]:
         from schema.notes import Note
 
-        args = page_args(first, after)
+        args = page_args(first, after, last, before)
         page = await info.context.loaders.note_page.load((self.workspace_id, self.id, args))
         loader = info.context.loaders.note_count
         key = (self.workspace_id, self.id)

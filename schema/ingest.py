@@ -22,7 +22,7 @@ from gateway.domain.ingest.errors import STATUS_FOR_CODE
 from gateway.domain.ingest.results import IngestResult
 from gateway.domain.ingest.webhook_auth import WebhookPrincipal
 from gateway.domain.metrics import record_ingested
-from gateway.domain.pagination import page_args
+from gateway.domain.pagination import PageArgs
 from gateway.domain.storage.models import WebhookDelivery as WebhookDeliveryRow
 from schema.alerts import Alert
 from schema.context import Info
@@ -271,10 +271,10 @@ class WebhookDelivery(Node):
 
 
 async def delivery_connection(
-    info: Info, workspace_id: str, first: int | None, after: str | None
+    info: Info, workspace_id: str, args: PageArgs
 ) -> Connection[WebhookDelivery]:
     """Newest first. `workspace_id` is one the caller may see (resolved by `Workspace`)."""
     return await workspace_rows(
-        info.context.db, workspace_id, page_args(first, after), deliveries.list_deliveries,
+        info.context.db, workspace_id, args, deliveries.list_deliveries,
         deliveries.count_deliveries, WebhookDelivery.from_row,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gateway.domain.incidents import alerts, incidents
 from gateway.domain.incidents.incidents import DEFAULT_ORDER
-from gateway.domain.pagination import page_args
+from gateway.domain.pagination import PageArgs, page_args
 from gateway.domain.reports import service as reports
 from gateway.domain.tenancy import workspaces
 from schema.alerts import Alert, AlertFilter
@@ -65,19 +65,14 @@ async def alert_connection(
     return connection(page, Alert.from_row, count)
 
 
-async def report_connection(
-    info: Info, workspace_id: str, first: int | None, after: str | None
-) -> Connection[Report]:
+async def report_connection(info: Info, workspace_id: str, args: PageArgs) -> Connection[Report]:
     return await workspace_rows(
-        info.context.db, workspace_id, page_args(first, after), reports.list_reports,
+        info.context.db, workspace_id, args, reports.list_reports,
         reports.count_reports, Report.from_row,
     )
 
 
-async def workspace_connection(
-    info: Info, first: int | None, after: str | None
-) -> Connection[Workspace]:
-    args = page_args(first, after)
+async def workspace_connection(info: Info, args: PageArgs) -> Connection[Workspace]:
     permitted = info.context.principal.permitted_workspace_ids
     async with info.context.db.read() as session:
         page = await workspaces.list_workspaces(session, permitted, args)

@@ -27,7 +27,9 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 ByIdFetch = Callable[[Any, str, list[str]], Awaitable[dict[str, Any]]]
-PagesFetch = Callable[[Any, str, list[str], PageArgs], Awaitable[dict[str, Any]]]
+# (session, workspace_id, parent ids, *what else the key holds) -> a value per parent id
+PerParentFetch = Callable[..., Awaitable[dict[str, Any]]]
+AlertPageKey = tuple[str, str, PageArgs, alerts.AlertFilter]
 
 
 class Loaders:
@@ -59,16 +61,21 @@ class Loaders:
         return self._by_id(timeline.events_by_ids)
 
     @cached_property
-    def alert_page(self) -> DataLoader[tuple[str, str, PageArgs], Page[Alert]]:
-        return self._pages(alerts.pages_for_incidents)
+    def alert_page(self) -> DataLoader[AlertPageKey, Page[Alert]]:
+        return self._per_parent(alerts.pages_for_incidents)
+
+    @cached_property
+    def alert_count(self) -> DataLoader[tuple[str, str, alerts.AlertFilter], int]:
+        """Alerts of an incident matching a filter (without one, its `alert_count` column)."""
+        return self._per_parent(alerts.counts_for_incidents)
 
     @cached_property
     def timeline_page(self) -> DataLoader[tuple[str, str, PageArgs], Page[TimelineEvent]]:
-        return self._pages(timeline.pages_for_incidents)
+        return self._per_parent(timeline.pages_for_incidents)
 
     @cached_property
     def note_page(self) -> DataLoader[tuple[str, str, PageArgs], Page[Note]]:
-        return self._pages(incidents.notes_for_incidents)
+        return self._per_parent(incidents.notes_for_incidents)
 
     @cached_property
     def timeline_count(self) -> DataLoader[tuple[str, str], int]:
@@ -99,25 +106,27 @@ class Loaders:
 
         return DataLoader(load)
 
-    def _pages(self, fetch: PagesFetch) -> DataLoader[Any, Any]:
-        """A loader of (workspace_id, parent_id, page args): one statement per distinct args."""
+    def _per_parent(self, fetch: PerParentFetch) -> DataLoader[Any, Any]:
+        """A loader of (workspace_id, parent_id, *arguments) keys: one statement per distinct
+        workspace and arguments (a page's args, a filter), whatever the number of parents."""
 
-        async def load(keys: Sequence[tuple[str, str, PageArgs]]) -> list[Any]:
-            groups: dict[tuple[str, PageArgs], list[str]] = defaultdict(list)
-            for workspace_id, parent_id, args in keys:
-                groups[(workspace_id, args)].append(parent_id)
-            found: dict[tuple[str, str, PageArgs], Any] = {}
+        async def load(keys: Sequence[tuple[Any, ...]]) -> list[Any]:
+            groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+            for workspace_id, parent_id, *arguments in keys:
+                groups[(workspace_id, *arguments)].append(parent_id)
+            found: dict[tuple[Any, ...], Any] = {}
             async with self.db.read() as session:
-                for (workspace_id, args), parents in groups.items():
+                for (workspace_id, *arguments), parents in groups.items():
                     try:
-                        pages = await fetch(session, workspace_id, parents, args)
+                        values = await fetch(session, workspace_id, parents, *arguments)
                     except DomainError as exc:
                         # A bad cursor fails the fields that sent it, never the other fields
                         # that happen to share the batch (the loader sets an exception value
                         # on those keys' futures only).
-                        found.update({(workspace_id, p, args): exc for p in parents})
-                        continue
-                    found.update({(workspace_id, p, args): page for p, page in pages.items()})
+                        values = dict.fromkeys(parents, exc)
+                    found.update(
+                        ((workspace_id, p, *arguments), value) for p, value in values.items()
+                    )
             return [found[key] for key in keys]
 
         return DataLoader(load)

@@ -12,6 +12,7 @@ import strawberry
 from gateway.domain import ids
 from gateway.domain.errors import InvalidInput
 from gateway.domain.ingest import deliveries
+from gateway.domain.pagination import page_args
 from gateway.domain.tenancy import workspaces
 from schema.alerts import Alert, AlertFilter
 from schema.context import Context, Info
@@ -146,9 +147,14 @@ class Query:
 
     @strawberry.field(description="The key's own workspace and every workspace below it.")
     async def workspaces(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Workspace]:
-        return await workspace_connection(info, first, after)
+        return await workspace_connection(info, page_args(first, after, last, before))
 
     @strawberry.field
     async def incident(self, info: Info, id: strawberry.ID) -> Incident | None:
@@ -193,6 +199,13 @@ class Query:
 
     @strawberry.field
     async def reports(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Report]:
-        return await report_connection(info, info.context.workspace_id, first, after)
+        return await report_connection(
+            info, info.context.workspace_id, page_args(first, after, last, before)
+        )

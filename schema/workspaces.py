@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from gateway.domain.pagination import page_args
 from gateway.domain.storage import models
 from schema.context import Info
 from schema.enums import Tier
@@ -64,10 +65,14 @@ class Workspace(Node):
         first: int | None = None,
         after: str | None = None,
         order_by: Annotated[IncidentOrder, strawberry.lazy("schema.incidents")] | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Annotated[Incident, strawberry.lazy("schema.incidents")]]:
         from schema.lists import incident_connection
 
-        return await incident_connection(info, self.id, filter, first, after, order_by)
+        return await incident_connection(
+            info, self.id, filter, first, after, order_by, last, before
+        )
 
     @strawberry.field
     async def alerts(
@@ -76,21 +81,28 @@ class Workspace(Node):
         filter: Annotated[AlertFilter, strawberry.lazy("schema.alerts")] | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Annotated[Alert, strawberry.lazy("schema.alerts")]]:
         from schema.lists import alert_connection
 
-        return await alert_connection(info, self.id, filter, first, after)
+        return await alert_connection(info, self.id, filter, first, after, last, before)
 
     @strawberry.field(
         description="Requests to this workspace's webhook URL, newest first: size, format, "
         "status answered, alerts produced, and why a refused one was refused."
     )
     async def webhook_deliveries(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Annotated[WebhookDelivery, strawberry.lazy("schema.ingest")]]:
         from schema.ingest import delivery_connection
 
-        return await delivery_connection(info, self.id, first, after)
+        return await delivery_connection(info, self.id, page_args(first, after, last, before))
 
     @strawberry.field(description="Acknowledge and resolve targets per severity.")
     def sla_policy(self) -> Annotated[SlaPolicy, strawberry.lazy("schema.sla")]:

@@ -33,7 +33,6 @@ from gateway.domain.tenancy.workspaces import WORKSPACES
 from schema.plan import computed
 from schema.plan.values import Unsupported, converter
 
-FIRST_AFTER = ("first", "after")
 BOTH_WAYS = ("first", "after", "last", "before")
 
 
@@ -57,8 +56,9 @@ class Ref:
 @dataclass(frozen=True)
 class Children:
     """A connection of `listing` rows below each row: the child's `parent` column holds the
-    row's id (its workspace id for a Workspace). `total`: the row's column holding totalCount,
-    COUNT for a grouped count, or None when totalCount is not a field."""
+    row's id (its workspace id for a Workspace). `total`: the row's column holding totalCount
+    (when the list is not filtered; a filtered one is counted), COUNT for a grouped count, or
+    None when totalCount is not a field."""
 
     listing: Listing
     node_type: str
@@ -90,9 +90,9 @@ Kind = Column | Ref | Children | ChildWorkspaces | Computed
 RELATIONS: dict[tuple[str, str], Kind] = {
     ("Incident", "workspace"): Ref("workspace_id", "Workspace"),
     ("Incident", "alerts"): Children(
-        ALERTS, "Alert", Alert.incident_id, FIRST_AFTER, "alert_count"
+        ALERTS, "Alert", Alert.incident_id, ("filter", *BOTH_WAYS), "alert_count"
     ),
-    ("Incident", "notes"): Children(NOTES, "Note", Note.incident_id, FIRST_AFTER, COUNT),
+    ("Incident", "notes"): Children(NOTES, "Note", Note.incident_id, BOTH_WAYS, COUNT),
     ("Incident", "timeline"): Children(
         TIMELINE, "TimelineEvent", TimelineEvent.incident_id, BOTH_WAYS, COUNT
     ),
@@ -108,14 +108,13 @@ RELATIONS: dict[tuple[str, str], Kind] = {
     ("Workspace", "parent"): Ref("parent_id", "Workspace"),
     ("Workspace", "children"): ChildWorkspaces(),
     ("Workspace", "incidents"): Children(
-        INCIDENTS, "Incident", Incident.workspace_id, ("filter", "first", "after", "orderBy"),
-        COUNT,
+        INCIDENTS, "Incident", Incident.workspace_id, ("filter", "orderBy", *BOTH_WAYS), COUNT,
     ),
     ("Workspace", "alerts"): Children(
-        ALERTS, "Alert", Alert.workspace_id, ("filter", "first", "after"), COUNT
+        ALERTS, "Alert", Alert.workspace_id, ("filter", *BOTH_WAYS), COUNT
     ),
     ("Workspace", "webhookDeliveries"): Children(
-        DELIVERIES, "WebhookDelivery", WebhookDelivery.workspace_id, FIRST_AFTER, COUNT
+        DELIVERIES, "WebhookDelivery", WebhookDelivery.workspace_id, BOTH_WAYS, COUNT
     ),
     ("Workspace", "slaPolicy"): Computed(computed.workspace_sla_policy, ("sla_policy",)),
     ("Workspace", "slaSummary"): Computed(computed.workspace_sla_summary, ("id",)),
@@ -168,8 +167,8 @@ ROOTS: dict[str, Root] = {
         INCIDENTS, "Incident", ("filter", "first", "after", "orderBy", "last", "before")
     ),
     "alerts": RootList(ALERTS, "Alert", ("filter", "first", "after", "last", "before")),
-    "reports": RootList(REPORTS, "Report", FIRST_AFTER),
-    "workspaces": RootList(WORKSPACES, "Workspace", FIRST_AFTER, permitted=True),
+    "reports": RootList(REPORTS, "Report", BOTH_WAYS),
+    "workspaces": RootList(WORKSPACES, "Workspace", BOTH_WAYS, permitted=True),
     "incident": RootById("Incident", ids.INCIDENT),
     "alert": RootById("Alert", ids.ALERT),
     "report": RootById("Report", ids.REPORT),

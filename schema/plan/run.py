@@ -313,7 +313,8 @@ class Run:
         pages: dict[str, RowPage] = {}
         totals: dict[str, int] = {}
         every: list[Any] = []
-        count = spec.total == COUNT and plan.wants_total
+        # A row's own count column (`Incident.alertCount`) is the total of an unfiltered list.
+        count = plan.wants_total and (spec.total == COUNT or bool(shape.conditions))
         for workspace_id, keys in groups.items():
             values_for = dict(parameters, **{LIST + "parents": list(keys)})
             if workspace_id is not None:
@@ -339,6 +340,7 @@ class Run:
                     lambda: statements.counts(listing, spec.parent, shape, reader.name),
                     count_values,
                 )
+                totals.update(dict.fromkeys(keys, 0))
                 totals.update((key, int(number)) for key, number in counted)
         self.fetched[id(plan)] = (pages, totals)
         for obj in plan.objects:

@@ -246,7 +246,8 @@ def _connection_value(plan: ConnectionPlan, parent: dict[str, int]) -> RowValue:
     def value(row: Any, fetched: Fetched) -> Any:
         pages, totals = fetched[plan_id]
         key = row[key_at]
-        count = row[total_at] if total_at is not None else totals.get(key, 0)
+        counted = totals.get(key)
+        count = counted if counted is not None or total_at is None else row[total_at]
         return plan.json(pages[key], fetched, count)
 
     return value

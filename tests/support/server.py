@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiohttp.web_runner import BaseRunner
 
@@ -25,6 +26,7 @@ class Server:
     url: str
     http: aiohttp.ClientSession
     db: Database
+    app: web.Application | None = None  # for what only the process can tell (plans answered)
 
     async def graphql(
         self,
@@ -67,6 +69,7 @@ async def running_server(settings: Settings, db: Database) -> AsyncIterator[Serv
     await test_server.start_server()
     try:
         async with aiohttp.ClientSession() as http:
-            yield Server(url=str(test_server.make_url("")).rstrip("/"), http=http, db=db)
+            url = str(test_server.make_url("")).rstrip("/")
+            yield Server(url=url, http=http, db=db, app=app)
     finally:
         await test_server.close()

@@ -13,7 +13,7 @@ from gateway.domain.errors import NotFound
 from gateway.domain.listing import EQ, IN, TEXT, Condition, Listing
 from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 from gateway.domain.storage.models import Alert
-from gateway.domain.storage.rows import limited_per_parent
+from gateway.domain.storage.rows import counts_per_parent, limited_per_parent
 
 ALERT_SORT = SortKey(Alert.received_at, Alert.id, descending=True, attribute="received_at")
 
@@ -26,6 +26,8 @@ class AlertFilter:
     incident_id: str | None = None
     query: str | None = None
 
+
+NO_FILTER = AlertFilter()
 
 # Alerts of a workspace, newest first: what `AlertFilter` can ask for. The list functions below
 # and the cached plans (schema/plan) both build their SQL from it.
@@ -78,10 +80,20 @@ async def get_alert(session: AsyncSession, workspace_id: str, alert_id: str) -> 
 
 
 async def pages_for_incidents(
-    session: AsyncSession, workspace_id: str, incident_ids: list[str], args: PageArgs
+    session: AsyncSession, workspace_id: str, incident_ids: list[str], args: PageArgs,
+    flt: AlertFilter = NO_FILTER,
 ) -> dict[str, Page[Alert]]:
-    """The same page of alerts of many incidents, in one statement."""
+    """The same page of (the filtered) alerts of many incidents, in one statement."""
     return await limited_per_parent(
-        session, ALERTS.select(workspace_id), Alert, Alert.incident_id, incident_ids,
+        session, _filtered(workspace_id, flt), Alert, Alert.incident_id, incident_ids,
         ALERT_SORT, args,
+    )
+
+
+async def counts_for_incidents(
+    session: AsyncSession, workspace_id: str, incident_ids: list[str], flt: AlertFilter
+) -> dict[str, int]:
+    """How many alerts of each incident match `flt` (without one, `Incident.alert_count`)."""
+    return await counts_per_parent(
+        session, _filtered(workspace_id, flt), Alert.incident_id, incident_ids
     )

@@ -22,7 +22,7 @@ from gateway.domain.incidents import timeline
 from gateway.domain.listing import AT_LEAST, BEFORE, EQ, IN, TEXT, Condition, Listing
 from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 from gateway.domain.storage.models import INCIDENT_STATUSES, SEVERITIES, Incident, Note, Workspace
-from gateway.domain.storage.rows import limited_per_parent
+from gateway.domain.storage.rows import counts_per_parent, limited_per_parent
 from gateway.domain.timeutil import utcnow
 
 ORDER_COLUMNS: dict[str, SortKey] = {}
@@ -318,13 +318,5 @@ def new_incident(workspace_id: str, number: int, title: str, severity: str) -> I
 async def note_counts_for_incidents(
     session: AsyncSession, workspace_id: str, incident_ids: list[str]
 ) -> dict[str, int]:
-    stmt = (
-        select(col(Note.incident_id), func.count())
-        .where(col(Note.workspace_id) == workspace_id)
-        .where(col(Note.incident_id).in_(incident_ids))
-        .group_by(col(Note.incident_id))
-    )
-    counts = {incident_id: 0 for incident_id in incident_ids}
-    for incident_id, count in (await session.execute(stmt)).all():
-        counts[incident_id] = count
-    return counts
+    return await counts_per_parent(session, NOTES.select(workspace_id), Note.incident_id,
+                                   incident_ids)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -17,7 +17,7 @@ from gateway.domain.events import hub as events
 from gateway.domain.listing import Listing
 from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 from gateway.domain.storage.models import EVENT_TYPES, Incident, TimelineEvent
-from gateway.domain.storage.rows import limited_per_parent
+from gateway.domain.storage.rows import counts_per_parent, limited_per_parent
 from gateway.domain.timeutil import utcnow
 
 TIMELINE_SORT = SortKey(TimelineEvent.at, TimelineEvent.id, descending=False, attribute="at")
@@ -80,16 +80,9 @@ async def pages_for_incidents(
 async def counts_for_incidents(
     session: AsyncSession, workspace_id: str, incident_ids: list[str]
 ) -> dict[str, int]:
-    stmt = (
-        select(col(TimelineEvent.incident_id), func.count())
-        .where(col(TimelineEvent.workspace_id) == workspace_id)
-        .where(col(TimelineEvent.incident_id).in_(incident_ids))
-        .group_by(col(TimelineEvent.incident_id))
+    return await counts_per_parent(
+        session, TIMELINE.select(workspace_id), TimelineEvent.incident_id, incident_ids
     )
-    counts = {incident_id: 0 for incident_id in incident_ids}
-    for incident_id, count in (await session.execute(stmt)).all():
-        counts[incident_id] = count
-    return counts
 
 
 async def events_by_ids(

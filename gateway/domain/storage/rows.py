@@ -57,3 +57,21 @@ async def limited_per_parent(
     for row in (await session.execute(outer)).scalars():
         grouped[getattr(row, parent_column.key)].append(row)
     return {parent: make_page(rows, sort, args) for parent, rows in grouped.items()}
+
+
+async def counts_per_parent(
+    session: AsyncSession, base: Select[Any], parent_column: Any, parent_ids: list[str]
+) -> dict[str, int]:
+    """How many rows of `base` each parent has (0 for none), in one grouped statement: the
+    `totalCount` of a nested list for every row of a page at once."""
+    counts = dict.fromkeys(parent_ids, 0)
+    if not parent_ids:
+        return counts
+    stmt = (
+        base.with_only_columns(parent_column, func.count())
+        .where(parent_column.in_(parent_ids))
+        .group_by(parent_column)
+    )
+    for parent_id, count in (await session.execute(stmt)).all():
+        counts[parent_id] = count
+    return counts
