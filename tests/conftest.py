@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,6 +24,39 @@ from gateway.domain.storage.engine import Database
 from tests.support import backends
 from tests.support.data import Tenants, make_tenant
 from tests.support.server import Server, running_server
+
+
+@pytest.fixture(autouse=True)
+def _task_stacks_before_a_timeout(request: pytest.FixtureRequest) -> Iterator[None]:
+    """pytest-timeout (pyproject: `timeout`, thread method) ends a hung run with every thread's
+    stack, which for an asyncio test is only the event loop's `select`. Ten seconds before it
+    does, print what each asyncio task is awaiting: that is where a hang is."""
+    marker = request.node.get_closest_marker("timeout")
+    limit = float(marker.args[0] if marker and marker.args else request.config.getini("timeout"))
+    if limit <= 10:
+        yield
+        return
+
+    def dump() -> None:
+        # asyncio keeps every live task, of any loop, in this WeakSet (no public way from
+        # another thread); a hung loop is not changing it.
+        tasks = list(asyncio.tasks._all_tasks)  # type: ignore[attr-defined]
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:  # as pytest-timeout does: its dump follows, the run ends
+            capture.suspend_global_capture(in_=True)
+        print(f"\n{request.node.nodeid}: {len(tasks)} asyncio task(s) near the timeout",
+              file=sys.stderr)
+        for task in tasks:
+            if not task.done():
+                task.print_stack(file=sys.stderr)
+
+    timer = threading.Timer(limit - 10, dump)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 @pytest.fixture(scope="session")
