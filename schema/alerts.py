@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -13,6 +13,7 @@ from schema.context import Info
 from schema.enums import AlertStatus, Severity
 from schema.node import Node
 from schema.pagination import enum_values
+from schema.rows import from_row
 from schema.scalars import JSON
 
 if TYPE_CHECKING:
@@ -62,24 +63,7 @@ class Alert(Node):
 
     @classmethod
     def from_row(cls, row: models.Alert) -> Alert:
-        return cls(
-            id=strawberry.ID(row.id),
-            title=row.title,
-            description=row.description,
-            severity=Severity(row.severity),
-            status=AlertStatus(row.status),
-            source=row.source,
-            fingerprint=row.fingerprint,
-            labels=cast(JSON, row.labels),
-            raw_payload=cast(JSON, row.raw_payload),
-            occurrences=row.occurrences,
-            first_seen_at=row.first_seen_at,
-            last_seen_at=row.last_seen_at,
-            received_at=row.received_at,
-            resolved_at=row.resolved_at,
-            workspace_id=row.workspace_id,
-            incident_id=row.incident_id,
-        )
+        return from_row(cls, row)
 
     @strawberry.field
     async def incident(

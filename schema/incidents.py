@@ -15,6 +15,7 @@ from schema.context import Info
 from schema.enums import IncidentOrderField, IncidentStatus, OrderDirection, Severity
 from schema.node import Node
 from schema.pagination import Connection, connection, enum_values, fixed_count
+from schema.rows import from_row
 
 if TYPE_CHECKING:
     from schema.alerts import Alert, AlertFilter
@@ -70,20 +71,7 @@ class Incident(Node):
 
     @classmethod
     def from_row(cls, row: models.Incident) -> Incident:
-        return cls(
-            id=strawberry.ID(row.id),
-            number=row.number,
-            title=row.title,
-            status=IncidentStatus(row.status),
-            severity=Severity(row.severity),
-            assignee=row.assignee,
-            alert_count=row.alert_count,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            acknowledged_at=row.acknowledged_at,
-            resolved_at=row.resolved_at,
-            workspace_id=row.workspace_id,
-        )
+        return from_row(cls, row)
 
     @strawberry.field
     async def workspace(

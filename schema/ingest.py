@@ -31,6 +31,7 @@ from schema.errors import UserError, user_error
 from schema.incidents import Incident
 from schema.node import Node
 from schema.pagination import Connection, workspace_rows
+from schema.rows import from_row
 from schema.scalars import JSON
 
 log = logging.getLogger("seliq.ingest")
@@ -255,19 +256,7 @@ class WebhookDelivery(Node):
 
     @classmethod
     def from_row(cls, row: WebhookDeliveryRow) -> WebhookDelivery:
-        return cls(
-            id=strawberry.ID(row.id),
-            received_at=row.received_at,
-            request_id=row.request_id,
-            size_bytes=row.size_bytes,
-            format=IngestFormat(row.format) if row.format else None,
-            status_code=row.status_code,
-            accepted=row.accepted,
-            alert_ids=[strawberry.ID(value) for value in row.alert_ids],
-            incident_ids=[strawberry.ID(value) for value in row.incident_ids],
-            outcomes=[IngestOutcome(value) for value in row.outcomes],
-            error=row.error,
-        )
+        return from_row(cls, row)
 
 
 async def delivery_connection(

@@ -10,6 +10,7 @@ import strawberry
 from gateway.domain.storage import models
 from schema.context import Info
 from schema.node import Node
+from schema.rows import from_row
 
 if TYPE_CHECKING:
     from schema.incidents import Incident
@@ -26,14 +27,7 @@ class Note(Node):
 
     @classmethod
     def from_row(cls, row: models.Note) -> Note:
-        return cls(
-            id=strawberry.ID(row.id),
-            body=row.body,
-            author=row.author,
-            created_at=row.created_at,
-            workspace_id=row.workspace_id,
-            incident_id=row.incident_id,
-        )
+        return from_row(cls, row)
 
     @strawberry.field
     async def incident(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -11,6 +11,7 @@ from gateway.domain.storage import models
 from schema.context import Info
 from schema.enums import ReportKind, ReportStatus
 from schema.node import Node
+from schema.rows import from_row
 from schema.scalars import JSON
 
 if TYPE_CHECKING:
@@ -34,20 +35,7 @@ class Report(Node):
 
     @classmethod
     def from_row(cls, row: models.Report) -> Report:
-        return cls(
-            id=strawberry.ID(row.id),
-            kind=ReportKind(row.kind),
-            status=ReportStatus(row.status),
-            period_start=row.period_start,
-            period_end=row.period_end,
-            content=cast(JSON, row.content),
-            error=row.error,
-            created_at=row.created_at,
-            started_at=row.started_at,
-            completed_at=row.completed_at,
-            workspace_id=row.workspace_id,
-            row=row,
-        )
+        return from_row(cls, row, row=row)
 
     @strawberry.field
     async def workspace(

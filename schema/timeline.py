@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -11,6 +11,7 @@ from gateway.domain.storage import models
 from schema.context import Info
 from schema.enums import TimelineEventType
 from schema.node import Node
+from schema.rows import from_row
 from schema.scalars import JSON
 
 if TYPE_CHECKING:
@@ -30,16 +31,7 @@ class TimelineEvent(Node):
 
     @classmethod
     def from_row(cls, row: models.TimelineEvent) -> TimelineEvent:
-        return cls(
-            id=strawberry.ID(row.id),
-            type=TimelineEventType(row.type),
-            at=row.at,
-            actor=row.actor,
-            message=row.message,
-            data=cast(JSON, row.data),
-            workspace_id=row.workspace_id,
-            incident_id=row.incident_id,
-        )
+        return from_row(cls, row)
 
     @strawberry.field
     async def incident(

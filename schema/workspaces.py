@@ -13,6 +13,7 @@ from schema.context import Info
 from schema.enums import Tier
 from schema.node import Node
 from schema.pagination import Connection
+from schema.rows import from_row
 
 if TYPE_CHECKING:
     from schema.alerts import Alert, AlertFilter
@@ -33,15 +34,7 @@ class Workspace(Node):
 
     @classmethod
     def from_row(cls, row: models.Workspace) -> Workspace:
-        return cls(
-            id=strawberry.ID(row.id),
-            slug=row.slug,
-            name=row.name,
-            tier=Tier(row.tier),
-            created_at=row.created_at,
-            parent_id=row.parent_id,
-            stored_sla_policy=row.sla_policy,
-        )
+        return from_row(cls, row, stored_sla_policy=row.sla_policy)
 
     @strawberry.field(
         description="The MSSP workspace that manages this one, if the caller may see it."

@@ -1,7 +1,8 @@
 """What cached plans answer is derived from the schema, not listed: a field without a resolver
 reads the same-named column of the table its type's `from_row` takes, converted by its GraphQL
-type; a field with a resolver is planned by its entry in `RELATIONS`. So a scalar field added to
-a type and its table is planned with no other edit (docs/architecture.md, "How to add a scalar
+type; a field with a resolver is planned by its entry in `RELATIONS`. `from_row` itself is
+derived the same way (schema/rows.py). So a scalar field added to a type and its table is
+answered by resolvers and plans with no other edit (docs/architecture.md, "How to add a scalar
 field to Incident")."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from schema.build import build_schema
 from schema.plan.compiler import Compiler
 from schema.plan.fields import RELATIONS, Column, Fields
 from schema.plan.selections import finish
+from schema.rows import from_row
 from schema.scalars import DATETIME
 from schema.scalars import JSON as JSON_SCALAR
 
@@ -89,11 +91,7 @@ class Gadget:
 
     @classmethod
     def from_row(cls, row: GadgetRow) -> Gadget:
-        return cls(
-            id=strawberry.ID(row.id), name=row.name, kind=GadgetKind(row.kind),
-            seen_at=row.seen_at, labels=row.labels, escalation_level=row.escalation_level,
-            workspace_id=row.workspace_id,
-        )
+        return from_row(cls, row)  # derived, as every row type's (schema/rows.py)
 
 
 ROW = GadgetRow(
@@ -140,3 +138,24 @@ def test_a_field_added_to_a_type_and_its_table_is_planned_with_no_other_edit() -
     assert plan.build is not None
     built = plan.build(tuple(RAW[name] for name in plan.layout), {})
     assert orjson.dumps({"gadget": built}) == orjson.dumps(expected.data)
+
+
+def test_from_row_reads_each_field_from_its_column_and_names_a_field_without_one() -> None:
+    gadget = Gadget.from_row(ROW)
+    assert gadget.kind is GadgetKind.LARGE  # the stored value becomes the enum
+    assert (gadget.escalation_level, gadget.workspace_id, gadget.labels) == (3, "ws_1", ROW.labels)
+
+    @strawberry.type
+    class Orphan:
+        id: strawberry.ID
+        colour: str  # no such column
+
+    try:
+        from_row(Orphan, ROW)
+    except TypeError as exc:
+        assert "Orphan.colour" in str(exc) and "gadgets" in str(exc)
+    else:
+        raise AssertionError("a field with no column and no value must fail")
+    orphan = from_row(Orphan, ROW, colour="red")  # a value for it, given by its from_row
+    assert (orphan.id, orphan.colour) == ("gdg_1", "red")
+
