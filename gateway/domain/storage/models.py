@@ -110,6 +110,9 @@ class Incident(SQLModel, table=True):
         Index("ix_incidents_ws_created", "workspace_id", "created_at", "id"),
         Index("ix_incidents_ws_updated", "workspace_id", "updated_at", "id"),
         Index("ix_incidents_ws_status_created", "workspace_id", "status", "created_at"),
+        # totalCount of a status and severity filter (a triage queue's "open critical and high")
+        # read from the index alone; without it SQLite scans the table (migration 0004).
+        Index("ix_incidents_ws_status_severity", "workspace_id", "status", "severity"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
