@@ -17,10 +17,12 @@ log = logging.getLogger("tests.background")
 async def test_a_step_that_turns_its_cancellation_into_an_error_still_stops_the_loop() -> None:
     """As a driver does that raises its own error while cleaning up after a cancelled query."""
     steps = 0
+    running = asyncio.Event()
 
     async def step() -> None:
         nonlocal steps
         steps += 1
+        running.set()
         try:
             await asyncio.sleep(10)
         except asyncio.CancelledError:
@@ -28,8 +30,7 @@ async def test_a_step_that_turns_its_cancellation_into_an_error_still_stops_the_
 
     loop = Periodic("test-loop", 0.001, step, log=log, failure="step failed")
     loop.start()
-    while steps == 0:
-        await asyncio.sleep(0.001)
+    await running.wait()
     async with asyncio.timeout(2):
         await loop.stop()
     assert steps == 1
@@ -37,10 +38,12 @@ async def test_a_step_that_turns_its_cancellation_into_an_error_still_stops_the_
 
 async def test_a_step_that_swallows_its_cancellation_still_stops_the_loop() -> None:
     steps = 0
+    running = asyncio.Event()
 
     async def step() -> None:
         nonlocal steps
         steps += 1
+        running.set()
         try:
             await asyncio.sleep(10)
         except asyncio.CancelledError:
@@ -48,8 +51,7 @@ async def test_a_step_that_swallows_its_cancellation_still_stops_the_loop() -> N
 
     loop = Periodic("test-loop", 0.001, step, log=log, failure="step failed")
     loop.start()
-    while steps == 0:
-        await asyncio.sleep(0.001)
+    await running.wait()
     async with asyncio.timeout(2):
         await loop.stop()
     await asyncio.sleep(0.01)
