@@ -21,6 +21,7 @@ from gateway.domain.errors import InvalidInput
 from gateway.domain.listing import IN, Listing
 from gateway.domain.metrics import record_graphql_fallback
 from gateway.domain.pagination import PageArgs, SortKey, decode_cursor, page_args
+from gateway.domain.storage.engine import connected
 from gateway.domain.tenancy.workspaces import SLUG_RE
 from schema.context import Context
 from schema.limits import parse_document
@@ -113,7 +114,7 @@ class Run:
     async def reader(self) -> Reader:
         if self._reader is None:
             connection = await self.stack.enter_async_context(
-                self.plans.read_engine(self.context).connect()
+                connected(self.plans.read_engine(self.context))
             )
             self._reader = Reader(connection)
         return self._reader

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from gateway.domain.incidents import incidents as incident_service
 from gateway.domain.settings import Settings
 from gateway.domain.storage.engine import Database
+from tests.gateway.test_cancellation import SLOW
 from tests.support.data import Tenants
 from tests.support.server import Server, running_server
 
@@ -45,6 +48,25 @@ async def test_slow_request_is_504_and_server_keeps_answering(
     async with server.http.get(f"{server.url}/v1/incidents", headers=headers) as response:
         assert response.status == 504
         assert (await response.json())["error"]["code"] == "timeout"
+    body = await server.graphql("{ viewer { id } }", key=tenants.acme.key)
+    assert body["data"]["viewer"]["id"]
+
+
+async def test_a_statement_running_at_the_deadline_is_cancelled_and_answered_504(
+    server: Server, tenants: Tenants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real statement in flight (not a sleep): closing its interrupted session used to raise
+    PendingRollbackError over the cancellation, and the caller got a 500."""
+    slow = SLOW[server.db.engine.dialect.name]
+
+    async def slow_list(session: Any, *args: object, **kwargs: object) -> None:
+        while True:  # until the deadline cancels it, mid-statement
+            await session.execute(text(slow))
+
+    monkeypatch.setattr(incident_service, "list_incidents", slow_list)
+    body = await server.graphql("{ incidents { totalCount } }", key=tenants.acme.key,
+                                expect_status=504)
+    assert body["errors"][0]["extensions"]["code"] == "TIMEOUT"
     body = await server.graphql("{ viewer { id } }", key=tenants.acme.key)
     assert body["data"]["viewer"]["id"]
 
