@@ -40,6 +40,7 @@ async def test_cli_then_http(tmp_path: Path) -> None:
     assert all("secret" not in k for k in listed)
     hook = run_cli(url, "webhook", "create", "--workspace", "acme")["webhook"]
     assert "/webhook/acme/whk_" in hook["url"]
+    assert hook["url"].endswith(f"/{hook['token']}") and hook["token"] != hook["id"]
     assert [w["slug"] for w in run_cli(url, "workspace", "list")["workspaces"]] == [
         "northwind", "acme"
     ]
@@ -60,6 +61,13 @@ async def test_cli_then_http(tmp_path: Path) -> None:
         run_cli(url, "key", "revoke", read["id"])
         body = await _graphql(server.url, read["secret"], "{ viewer { scope } }")
         assert body["_status"] == 401
+        # The printed token, in the header form.
+        async with aiohttp.ClientSession() as http, http.post(
+            f"{server.url}/webhook/acme", json={"title": "Disk full", "severity": "high"},
+            headers={"Authorization": f"Bearer {hook['token']}"},
+        ) as response:
+            assert response.status == 202, await response.text()
+            assert (await response.json())["accepted"] == 1
     finally:
         server.stop()
 

@@ -58,6 +58,9 @@ def _webhook_json(
         "id": row.id,
         "workspace_id": workspace.id,
         "url": webhook_url(settings.base_url, workspace, secret),
+        # The header form (`Authorization: Bearer <token>`, the recommended one) needs the token
+        # on its own; it is the URL's last segment too. Printed this once, never stored.
+        "token": secret,
         "signing": workspace.webhook_signing_secret is not None,
     }
     if signing is not None:
