@@ -59,9 +59,11 @@ class RestHandler:
                 principal,
                 request_id_of(request),
                 allow_mutations=self.document.is_mutation,
+                shape=self.route.result.node_shape,
             )
             note_query_cost(request, outcome.body)  # for the access log line
             raise_for_errors(outcome.body, call.renames)
+            call.shaped = outcome.shaped
             reply = self.route.result.render(outcome.body["data"], call)
         except RestError as exc:
             return exc.response(request)

@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from gateway.web.jsonio import json_response
+from gateway.web.operations import NodeShape
 from rest_compat.cursors import CursorCodec
 from rest_compat.errors import (
     GRAPHQL_CODES,
@@ -32,6 +34,8 @@ class Call:
     variables: dict[str, Any]
     # GraphQL argument/input names -> REST names (`after` -> `cursor`), for error messages.
     renames: Mapping[str, str] = field(default_factory=dict)
+    # The executor built the list's nodes as REST resources already (`Result.node_shape`).
+    shaped: bool = False
 
 
 @dataclass
@@ -122,6 +126,11 @@ class Result(Protocol):
     @property
     def shapes(self) -> tuple[Shape, ...]: ...
 
+    @property
+    def node_shape(self) -> NodeShape | None:
+        """What to ask the executor for, so that it builds the REST resources itself."""
+        ...
+
     def render(self, data: dict[str, Any], call: Call) -> Reply: ...
 
     def responses(self) -> dict[str, dict[str, Any]]:
@@ -140,6 +149,7 @@ class One:
     path: tuple[str, ...]
     shape: Shape
     noun: str
+    node_shape: NodeShape | None = None
 
     @property
     def shapes(self) -> tuple[Shape, ...]:
@@ -192,14 +202,23 @@ class Many:
     def shapes(self) -> tuple[Shape, ...]:
         return (self.shape,)
 
+    @cached_property
+    def node_shape(self) -> NodeShape | None:
+        """A root list's nodes can be built as REST resources by the cached plan itself (no
+        reshaping pass); a list below an object (an incident's timeline) is reshaped here."""
+        if len(self.path) != 1:
+            return None
+        return NodeShape(self.path[0], self.shape.fields_from_graphql)
+
     def render(self, data: dict[str, Any], call: Call) -> Reply:
         connection = walk(data, self.path)
         if connection is None:
             raise not_found(self.noun or "object", call)
         reshape = self.shape.reshape
         more = connection["pageInfo"]["hasNextPage"]
+        nodes = connection["nodes"]
         body = {
-            "data": [reshape(node) for node in connection["nodes"]],
+            "data": nodes if call.shaped else [reshape(node) for node in nodes],
             "pagination": {
                 "limit": call.values["limit"],
                 "next_cursor": (
@@ -250,6 +269,7 @@ class Payload:
     user_error_codes: Mapping[str, tuple[int, str]] | None = None
     # The error statuses its userErrors map to (409: a change the resource's state refuses).
     errors: tuple[int, ...] = (404, 422)
+    node_shape: NodeShape | None = None  # a mutation's payload is reshaped here
 
     @property
     def shapes(self) -> tuple[Shape, ...]:
@@ -299,6 +319,7 @@ class Rendered:
 
     one: One
     format_param: str = "format"
+    node_shape: NodeShape | None = None
 
     @property
     def shapes(self) -> tuple[Shape, ...]:

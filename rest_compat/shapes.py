@@ -160,8 +160,15 @@ class Shape:
     )
 
     def __post_init__(self) -> None:
-        plan = tuple((f.key, f.source, f.convert) for f in self.fields)
-        object.__setattr__(self, "_reshape", _compiled_reshape(plan))
+        object.__setattr__(self, "_reshape", _compiled_reshape(self.fields_from_graphql))
+
+    @property
+    def fields_from_graphql(
+        self,
+    ) -> tuple[tuple[str, tuple[str, ...] | None, Callable[[Any], Any] | None], ...]:
+        """(key, GraphQL path, converter) per key: what `reshape` does, and what a cached plan
+        builds directly for a list route (`gateway.web.operations.NodeShape`)."""
+        return tuple((f.key, f.source, f.convert) for f in self.fields)
 
     def extend(self, name: str, fragment: str, *more: Field, description: str = "") -> Shape:
         return Shape(name, fragment, self.fields + more, description or self.description)

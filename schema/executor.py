@@ -19,7 +19,7 @@ from gateway.domain.ratelimit.local import Decision, Limiter, LocalLimiter, Rate
 from gateway.domain.storage.engine import Database
 from gateway.domain.summaries.summarizer import Summarizer
 from gateway.domain.tenancy.auth import Principal
-from gateway.web.operations import OperationRefused, Outcome
+from gateway.web.operations import NodeShape, OperationRefused, Outcome
 from schema.build import build_schema, format_error, result_to_json
 from schema.context import make_context
 from schema.limits import Estimate, Limits, charge, estimate
@@ -83,6 +83,7 @@ class GraphQLExecutor:
         request_id: str,
         *,
         allow_mutations: bool = True,
+        shape: NodeShape | None = None,
     ) -> Outcome:
         context = make_context(self.db, principal, request_id, self.summarizer)
         estimate = self._estimate(query, variables, operation_name)
@@ -91,9 +92,11 @@ class GraphQLExecutor:
             body = {"errors": [format_error(err, request_id) for err in estimate], "data": None}
             return Outcome(body=body, not_executed=True)
         context.rate_limit = await self._charge(principal, estimate.cost)
-        data = await self.plans.answer(query, operation_name, variables, context)
-        if data is not None:
-            return Outcome(body={"data": data, "extensions": _cost(estimate)}, not_executed=False)
+        answer = await self.plans.answer(query, operation_name, variables, context, shape)
+        if answer is not None:
+            data, shaped = answer
+            answered = {"data": data, "extensions": _cost(estimate)}
+            return Outcome(body=answered, not_executed=False, shaped=shaped)
         try:
             result = await self.schema.execute(
                 query,

@@ -3,6 +3,7 @@ schema: the executor's interface, its result, and the ways a request can be refu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,6 +28,24 @@ class Outcome:
     body: dict[str, Any]
     # True when the document failed parsing or validation, so nothing was executed.
     not_executed: bool
+    # True when the nodes of the `NodeShape` asked for are already in that shape.
+    shaped: bool = False
+
+
+# One key of a resource: (key, the path of GraphQL response keys it is read from, or None for a
+# constant null; how a non-null value is converted, or None).
+ShapeField = tuple[str, tuple[str, ...] | None, Callable[[Any], Any] | None]
+
+
+@dataclass(frozen=True)
+class NodeShape:
+    """Ask for the nodes of the root list `root` (its response key) as resources of `fields`
+    instead of GraphQL objects: the REST layer's list routes, which would otherwise reshape
+    every node of the answer. An executor that cannot (the standard one) answers as GraphQL
+    does and leaves `Outcome.shaped` False: the caller reshapes then."""
+
+    root: str
+    fields: tuple[ShapeField, ...]
 
 
 class Executor(Protocol):
@@ -39,4 +58,5 @@ class Executor(Protocol):
         request_id: str,
         *,
         allow_mutations: bool = True,
+        shape: NodeShape | None = None,
     ) -> Outcome: ...

@@ -23,6 +23,7 @@ from gateway.domain.metrics import record_graphql_fallback
 from gateway.domain.pagination import PageArgs, SortKey, decode_cursor, page_args
 from gateway.domain.storage.engine import connected
 from gateway.domain.tenancy.workspaces import SLUG_RE
+from gateway.web.operations import NodeShape
 from schema.context import Context
 from schema.limits import parse_document
 from schema.plan import statements
@@ -100,9 +101,11 @@ class Run:
 
     def __init__(
         self, plans: Plans, variables: Any, raw_variables: dict[str, Any], context: Context,
-        stack: AsyncExitStack,
+        stack: AsyncExitStack, shape: NodeShape | None = None,
     ) -> None:
         self.plans = plans
+        self.shape = shape  # the nodes of this root list as REST resources (rest_compat)
+        self.shaped = False  # ... and they were built so
         self.variables = variables  # graphql-core's coerced VariableValues
         self.raw_variables = raw_variables  # as sent
         self.context = context
@@ -194,7 +197,10 @@ class Run:
                     lambda: statements.count(listing, shape, reader.name), count_parameters,
                 )
                 total = int(found[0][0])
-        return plan.json(page, self.fetched, total)
+        nodes_as = None
+        if self.shape is not None and self.shape.root == plan.key:
+            nodes_as, self.shaped = self.shape.fields, True
+        return plan.json(page, self.fetched, total, nodes_as)
 
     async def root_one(self, root: RootPlan) -> Any:
         """`incident(id:)`, `alert(id:)`, `report(id:)`, `node(id:)`, `workspace(id:)`."""
@@ -616,10 +622,11 @@ class Plans:
 
     async def answer(
         self, query: str, operation_name: str | None, variables: dict[str, Any] | None,
-        context: Context,
-    ) -> dict[str, Any] | None:
-        """The `data` of the answer from the document's plan, or None when the standard
-        executor must answer (not learned yet, no plan, or this request needs it)."""
+        context: Context, shape: NodeShape | None = None,
+    ) -> tuple[dict[str, Any], bool] | None:
+        """The `data` of the answer from the document's plan, and whether `shape` was applied
+        to its nodes; None when the standard executor must answer (not learned yet, no plan,
+        or this request needs it)."""
         if not self.enabled:
             return None
         key = (query, operation_name)
@@ -633,7 +640,8 @@ class Plans:
             return None
         try:
             async with AsyncExitStack() as stack:
-                data = await self._run(entry, variables or {}, context, stack)
+                run, plan = await self._prepare(entry, variables or {}, context, stack, shape)
+                data = await run.execute(plan)
         except (Fallback, Unsupported) as exc:
             self._fell_back(entry, operation_name, exc.reason, exc.detail)
             return None
@@ -641,11 +649,12 @@ class Plans:
             self._fell_back(entry, operation_name, "error", type(exc).__name__)
             return None
         self.answered += 1
-        return data
+        return data, run.shaped
 
-    async def _run(
-        self, entry: Entry, variables: dict[str, Any], context: Context, stack: AsyncExitStack
-    ) -> dict[str, Any]:
+    async def _prepare(
+        self, entry: Entry, variables: dict[str, Any], context: Context, stack: AsyncExitStack,
+        shape: NodeShape | None,
+    ) -> tuple[Run, Plan]:
         assert entry.operation is not None
         coerced = get_variable_values(
             self.schema, entry.operation.variable_definitions or (), variables
@@ -664,7 +673,7 @@ class Plans:
             plan = self._compile(entry, conditions)
         if isinstance(plan, Unsupported):
             raise plan
-        return await Run(self, coerced, variables, context, stack).execute(plan)
+        return Run(self, coerced, variables, context, stack, shape), plan
 
     def _fell_back(
         self, entry: Entry, operation_name: str | None, reason: str, detail: str

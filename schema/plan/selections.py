@@ -56,6 +56,8 @@ class ObjectPlan:
     relations: list[Any] = field(default_factory=list)
     layout: list[str] = field(default_factory=list)  # the columns of its rows, in order
     build: Builder | None = None
+    # Builders of REST resources from the same rows (`shaped_builder`), by id of the shape.
+    shaped: dict[int, tuple[Any, Builder]] = field(default_factory=dict)
 
     @property
     def scope_attribute(self) -> str:
@@ -127,12 +129,15 @@ class ConnectionPlan:
     def wants_total(self) -> bool:
         return any(kind == "totalCount" for _, kind, _ in self.fields)
 
-    def json(self, page: RowPage, fetched: Fetched, total: Any = None) -> dict[str, Any]:
-        """The connection's JSON (`total` is the totalCount, when it is selected)."""
+    def json(
+        self, page: RowPage, fetched: Fetched, total: Any = None, shape: ShapeFields | None = None
+    ) -> dict[str, Any]:
+        """The connection's JSON (`total` is the totalCount, when it is selected); with
+        `shape`, its nodes as that shape's resources (`shaped_builder`)."""
         out: dict[str, Any] = {}
         for key, kind, payload in self.fields:
             if kind == "nodes":
-                build = payload.build
+                build = payload.build if shape is None else shaped_builder(payload, shape)
                 out[key] = [build(row, fetched) for row in page.items]
             elif kind == "edges":
                 out[key] = [
@@ -306,22 +311,79 @@ def _object_builder(plan: ObjectPlan, index: dict[str, int]) -> Builder:
     generated as one dict display: per-field dispatch through graphql-core is what plans save,
     so the builder does none either. Keys are GraphQL names (validated by the parser)."""
     namespace: dict[str, Any] = {"_dt": datetime_value}
-    items: list[str] = []
-    for number, (key, kind, payload) in enumerate(plan.fields):
-        if kind == "column":
-            value = f"row[{index[payload.attribute]}]"
-            if payload.convert is datetime_value:
-                value = f"_dt({value})"
-            elif payload.convert is not same_value:
-                namespace[f"convert{number}"] = payload.convert
-                value = f"convert{number}({value})"
-        elif kind == "const":
-            value = repr(str(payload))
-        else:
-            namespace[f"value{number}"] = payload.value
-            value = f"value{number}(row, fetched)"
-        items.append(f"{str(key)!r}: {value}")
+    items = [
+        f"{str(key)!r}: {_field_value(number, kind, payload, index, namespace)}"
+        for number, (key, kind, payload) in enumerate(plan.fields)
+    ]
+    return _generated(plan.type_name, items, namespace)
+
+
+def _field_value(
+    number: int, kind: str, payload: Any, index: dict[str, int], namespace: dict[str, Any]
+) -> str:
+    """The expression of one field's JSON value in a generated builder."""
+    if kind == "column":
+        value = f"row[{index[payload.attribute]}]"
+        if payload.convert is datetime_value:
+            return f"_dt({value})"
+        if payload.convert is not same_value:
+            namespace[f"convert{number}"] = payload.convert
+            return f"convert{number}({value})"
+        return value
+    if kind == "const":
+        return repr(str(payload))
+    namespace[f"value{number}"] = payload.value
+    return f"value{number}(row, fetched)"
+
+
+def _generated(type_name: str, items: list[str], namespace: dict[str, Any]) -> Builder:
     source = "def build(row, fetched):\n    return {" + ", ".join(items) + "}\n"
-    exec(compile(source, f"<plan: {plan.type_name}>", "exec"), namespace)
+    exec(compile(source, f"<plan: {type_name}>", "exec"), namespace)
     build: Builder = namespace["build"]
     return build
+
+
+# A REST resource as `rest_compat.shapes.Shape` declares it, in terms plans need no import
+# for: (key, path of GraphQL response keys or None for a constant null, converter or None).
+ShapeFields = tuple[tuple[str, tuple[str, ...] | None, Callable[[Any], Any] | None], ...]
+
+
+def shaped_builder(plan: ObjectPlan, shape: ShapeFields) -> Builder:
+    """A builder of `shape`'s object straight from the row: each key the value the GraphQL
+    builder would put at its path, converted as the shape's reshape would convert it, without
+    building the GraphQL object first (a REST list reshaped 50 of them per request). Made once
+    per shape (`ObjectPlan.shaped`)."""
+    known = plan.shaped.get(id(shape))
+    if known is not None:
+        return known[1]
+    index = {name: position for position, name in enumerate(plan.layout)}
+    fields = {key: (number, kind, payload) for number, (key, kind, payload)
+              in enumerate(plan.fields)}
+    namespace: dict[str, Any] = {"_dt": datetime_value, "_at": _at}
+    items = []
+    for position, (key, path, convert) in enumerate(shape):
+        if path is None:
+            items.append(f"{key!r}: None")
+            continue
+        if path[0] not in fields:
+            raise Fallback("unsupported_field", f"{plan.type_name}: no {path[0]} for {key}")
+        value = _field_value(*fields[path[0]], index, namespace)
+        if len(path) > 1:
+            namespace[f"path{position}"] = path[1:]
+            value = f"_at({value}, path{position})"
+        if convert is not None:
+            namespace[f"rest{position}"] = convert
+            value = f"(None if (v{position} := {value}) is None else rest{position}(v{position}))"
+        items.append(f"{key!r}: {value}")
+    build = _generated(plan.type_name, items, namespace)
+    plan.shaped[id(shape)] = (shape, build)  # by identity (converters need not hash); kept alive
+    return build
+
+
+def _at(value: Any, path: tuple[str, ...]) -> Any:
+    """`value[path[0]][path[1]]...`, None as soon as a step is None."""
+    for name in path:
+        if value is None:
+            return None
+        value = value[name]
+    return value
