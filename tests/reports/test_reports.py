@@ -7,17 +7,20 @@ import asyncio
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from gateway.domain import ids
 from gateway.domain.errors import InvalidInput
 from gateway.domain.reports import content as report_content
-from gateway.domain.reports.worker import claim_next
+from gateway.domain.reports.worker import claim_next, run_job
 from gateway.domain.settings import Settings
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Report, Workspace
 from gateway.domain.timeutil import isoformat_z, utcnow
+from tests.gateway.test_cancellation import SLOW
 from tests.reports.conftest import fetch, finished, generate
 from tests.support.server import Server, running_server
 from tests.support.sla import incident_at, workspace_with_key
@@ -195,6 +198,33 @@ async def test_a_failing_job_is_failed_with_its_error(
     monkeypatch.undo()
     next_id = await generate(server, key, kind="SLA")
     assert (await finished(server, key, next_id))["status"] == "READY"
+
+
+async def test_a_job_past_its_time_limit_is_failed_as_too_slow(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its statement is cancelled in flight: the job said "internal error
+    (PendingRollbackError)" until the cancellation was kept (gateway.domain.storage.engine)."""
+    slow = SLOW[db.engine.dialect.name]
+
+    async def builds_for_ever(session: Any, *args: object) -> dict[str, object]:
+        while True:
+            await session.execute(text(slow))
+
+    monkeypatch.setitem(report_content.BUILDERS, "sla", builds_for_ever)
+    workspace, _ = await workspace_with_key(db, "slow-ws")
+    async with db.write() as session:
+        session.add(Report(
+            id=ids.new_id(ids.REPORT), workspace_id=workspace.id, kind="sla",
+            period_start=utcnow() - D, period_end=utcnow(),
+        ))
+    job = await claim_next(db)
+    assert job is not None
+    assert await run_job(db, job, limit=0.3) == "failed"
+    async with db.read() as session:
+        stored = await session.get(Report, job.id)
+    assert stored is not None and stored.error is not None
+    assert stored.error.startswith("the report took longer than"), stored.error
 
 
 async def test_a_queued_report_renders_as_not_ready(
