@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from aiohttp import web
 
@@ -149,7 +149,7 @@ class One:
     path: tuple[str, ...]
     shape: Shape
     noun: str
-    node_shape: NodeShape | None = None
+    node_shape: ClassVar[NodeShape | None] = None  # one object: reshaped here
 
     @property
     def shapes(self) -> tuple[Shape, ...]:
@@ -269,7 +269,7 @@ class Payload:
     user_error_codes: Mapping[str, tuple[int, str]] | None = None
     # The error statuses its userErrors map to (409: a change the resource's state refuses).
     errors: tuple[int, ...] = (404, 422)
-    node_shape: NodeShape | None = None  # a mutation's payload is reshaped here
+    node_shape: ClassVar[NodeShape | None] = None  # a mutation's payload is reshaped here
 
     @property
     def shapes(self) -> tuple[Shape, ...]:
@@ -319,7 +319,7 @@ class Rendered:
 
     one: One
     format_param: str = "format"
-    node_shape: NodeShape | None = None
+    node_shape: ClassVar[NodeShape | None] = None
 
     @property
     def shapes(self) -> tuple[Shape, ...]:

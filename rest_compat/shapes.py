@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway.domain.storage import models
+from gateway.web.operations import ShapeField
 
 
 def graphql_enum_name(value: str) -> str:
@@ -163,9 +164,7 @@ class Shape:
         object.__setattr__(self, "_reshape", _compiled_reshape(self.fields_from_graphql))
 
     @property
-    def fields_from_graphql(
-        self,
-    ) -> tuple[tuple[str, tuple[str, ...] | None, Callable[[Any], Any] | None], ...]:
+    def fields_from_graphql(self) -> tuple[ShapeField, ...]:
         """(key, GraphQL path, converter) per key: what `reshape` does, and what a cached plan
         builds directly for a list route (`gateway.web.operations.NodeShape`)."""
         return tuple((f.key, f.source, f.convert) for f in self.fields)

@@ -17,6 +17,7 @@ from typing import Any
 from graphql import FieldNode, GraphQLField
 
 from gateway.domain.pagination import encode_cursor
+from gateway.web.operations import ShapeField
 from schema.plan.complete import Complete
 from schema.plan.values import Fallback, datetime_value, same_value, sort_value
 
@@ -343,9 +344,8 @@ def _generated(type_name: str, items: list[str], namespace: dict[str, Any]) -> B
     return build
 
 
-# A REST resource as `rest_compat.shapes.Shape` declares it, in terms plans need no import
-# for: (key, path of GraphQL response keys or None for a constant null, converter or None).
-ShapeFields = tuple[tuple[str, tuple[str, ...] | None, Callable[[Any], Any] | None], ...]
+# A REST resource as `rest_compat.shapes.Shape` declares it (`gateway.web.operations.NodeShape`).
+ShapeFields = tuple[ShapeField, ...]
 
 
 def shaped_builder(plan: ObjectPlan, shape: ShapeFields) -> Builder:
