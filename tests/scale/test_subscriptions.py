@@ -18,7 +18,7 @@ from gateway.domain import ids
 from gateway.domain.incidents.timeline import record
 from gateway.domain.settings import Settings
 from gateway.domain.storage.engine import Database
-from gateway.domain.storage.models import ApiKey, Incident, Report, TimelineEvent
+from gateway.domain.storage.models import ApiKey, Incident, Report, TimelineEvent, Workspace
 from gateway.domain.tenancy.auth import hash_secret, revoke_key
 from gateway.domain.timeutil import utcnow
 from gateway.service.http import websocket
@@ -457,16 +457,23 @@ async def test_at_most_100_operations_per_connection(
 
 
 async def test_each_subscribe_costs_one_rate_limit_unit(
-    live: LiveServer, tenants: Tenants
+    live: LiveServer, db: Database, tenants: Tenants
 ) -> None:
-    # globex is a starter workspace: 60 units per minute.
+    # Five units per minute: the bucket gains one back every 12 s, far longer than the test
+    # takes even on a loaded machine. (With the starter tier's 60, one unit came back each
+    # second, and a slow run admitted the 61st subscribe: the test then waited for an error.)
+    async with db.write() as session:
+        workspace = await session.get(Workspace, tenants.globex.id)
+        assert workspace is not None
+        workspace.rate_limit_per_minute = 5
+        session.add(workspace)
     async with connect(live.http, live.url) as client:
         await client.init(tenants.globex.key)
-        for number in range(60):
+        for number in range(5):
             await client.subscribe(str(number), REPORTS)
-        await client.subscribe("60", REPORTS)
+        await client.subscribe("5", REPORTS)
         message = await client.receive()
-    assert message["type"] == "error" and message["id"] == "60"
+    assert message["type"] == "error" and message["id"] == "5"
     error = message["payload"][0]
     assert error["extensions"]["code"] == "RATE_LIMITED"
     assert error["extensions"]["retryAfter"] >= 1
