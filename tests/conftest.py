@@ -10,8 +10,8 @@ table emptied before each test (tests/support/backends.py).
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
-import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,6 +23,7 @@ from gateway.domain.storage import migrate
 from gateway.domain.storage.engine import Database
 from tests.support import backends
 from tests.support.data import Tenants, make_tenant
+from tests.support.diagnostics import print_task_stacks
 from tests.support.server import Server, running_server
 
 
@@ -38,17 +39,10 @@ def _task_stacks_before_a_timeout(request: pytest.FixtureRequest) -> Iterator[No
         return
 
     def dump() -> None:
-        # asyncio keeps every live task, of any loop, in this WeakSet (no public way from
-        # another thread); a hung loop is not changing it.
-        tasks = list(asyncio.tasks._all_tasks)  # type: ignore[attr-defined]
         capture = request.config.pluginmanager.getplugin("capturemanager")
         if capture is not None:  # as pytest-timeout does: its dump follows, the run ends
             capture.suspend_global_capture(in_=True)
-        print(f"\n{request.node.nodeid}: {len(tasks)} asyncio task(s) near the timeout",
-              file=sys.stderr)
-        for task in tasks:
-            if not task.done():
-                task.print_stack(file=sys.stderr)
+        print_task_stacks(f"{request.node.nodeid}, near the timeout")
 
     timer = threading.Timer(limit - 10, dump)
     timer.daemon = True
@@ -57,6 +51,19 @@ def _task_stacks_before_a_timeout(request: pytest.FixtureRequest) -> Iterator[No
         yield
     finally:
         timer.cancel()
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """Tests that run the CLI in-process install its log handler on the root logger, bound to
+    that test's captured stderr; left there, every later test's log line hits a closed file
+    ("--- Logging error ---" in CI's output). Put the root logger back as it was."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

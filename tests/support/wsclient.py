@@ -9,7 +9,12 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.diagnostics import print_task_stacks
+
 PROTOCOL = "graphql-transport-ws"
+# How long a test waits for a message the server owes it. Generous: a loaded CI machine has
+# stalled for seconds; only a failing test ever waits this long.
+WAIT_SECONDS = 15.0
 
 
 def ws_url(base_url: str) -> str:
@@ -23,11 +28,16 @@ class WSClient:
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send_str(json.dumps(message))
 
-    async def receive(self, within: float = 5.0) -> dict[str, Any]:
+    async def receive(self, within: float = WAIT_SECONDS) -> dict[str, Any]:
         """The next protocol message (pings are answered and skipped); raises ConnectionClosed
         with the close code when the server closes."""
         while True:
-            message = await self.ws.receive(timeout=within)
+            try:
+                message = await self.ws.receive(timeout=within)
+            except TimeoutError:
+                if within >= WAIT_SECONDS:  # an awaited message that never came: say why
+                    print_task_stacks(f"no WebSocket message in {within} s")
+                raise
             if message.type == aiohttp.WSMsgType.TEXT:
                 body: dict[str, Any] = json.loads(message.data)
                 if body.get("type") == "ping":
@@ -62,7 +72,7 @@ class WSClient:
     async def complete(self, operation_id: str) -> None:
         await self.send({"id": operation_id, "type": "complete"})
 
-    async def next_payload(self, operation_id: str, within: float = 5.0) -> dict[str, Any]:
+    async def next_payload(self, operation_id: str, within: float = WAIT_SECONDS) -> dict[str, Any]:
         message = await self.receive(within)
         assert message.get("id") == operation_id, message
         assert message["type"] == "next", message
@@ -77,7 +87,7 @@ class WSClient:
             return
         raise AssertionError(f"expected nothing, got {message}")
 
-    async def closed_with(self, within: float = 5.0) -> int | None:
+    async def closed_with(self, within: float = WAIT_SECONDS) -> int | None:
         """Wait for the server to close; the close code."""
         try:
             while True:
