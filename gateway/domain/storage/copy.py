@@ -12,6 +12,8 @@ Rules:
   customers), ids and every column as stored, in batches, in ONE transaction on the target:
   a copy that fails half-way leaves the target empty, and the row counts of every table are
   compared before it commits;
+- on PostgreSQL the target's tables are ANALYZEd after the commit, so the planner knows
+  their sizes from the first request on;
 - the source is only read. Stop the gateway (or at least ingestion) while copying: rows written
   to the source after a table was copied are not carried over.
 """
@@ -136,6 +138,17 @@ async def _snapshot(db: Database) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
+async def _analyze(db: Database) -> None:
+    """Planner statistics for the rows just loaded. Without them PostgreSQL plans every table as
+    nearly empty until autovacuum gets round to it: measured on the bench data, the dashboard's
+    nested alert lists ran a bitmap AND over the whole workspace index (29 ms) instead of the
+    per-incident index (0.4 ms)."""
+    async with db.engine.connect() as conn:
+        for table in tables():
+            await conn.exec_driver_sql(f'ANALYZE "{table.name}"')
+        await conn.commit()
+
+
 async def copy_database(source_url: str, target_url: str) -> dict[str, Any]:
     """Copy every row of `source_url` into `target_url` (see the module docstring)."""
     if make_url(source_url) == make_url(target_url):
@@ -161,6 +174,8 @@ async def copy_database(source_url: str, target_url: str) -> dict[str, Any]:
                     f"row counts differ after copying: source {expected}, target {landed}; "
                     "nothing was written"
                 )
+        if not target_db.is_sqlite:
+            await _analyze(target_db)
     finally:
         await source_db.dispose()
         await target_db.dispose()
