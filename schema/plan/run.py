@@ -557,16 +557,16 @@ class Plans:
         return found
 
     def processors(self, model: Any, names: tuple[str, ...], reader: Reader) -> list[Any]:
-        """How each column of raw SQLite rows becomes what SQLAlchemy would read (nothing to
-        do on PostgreSQL, read through SQLAlchemy)."""
-        key = (model, names, reader.raw)
+        """How each column of raw driver rows becomes what SQLAlchemy would read (nothing to
+        do for rows read through SQLAlchemy)."""
+        key = (model, names, reader.driver)
         found = self._processors.get(key)
         if found is None:
             dialect = reader.dialect
             columns = model.__table__.columns
             found = [
                 columns[name].type.dialect_impl(dialect).result_processor(dialect, None)
-                if reader.raw else None
+                if reader.driver else None
                 for name in names
             ]
             self._processors[key] = found
