@@ -22,6 +22,10 @@ _SECRET_RE = re.compile(r"\b((?:seliq|whk)_)[A-Za-z0-9_-]{32,}|(?i:\b(bearer\s+)
 
 def redact(text: str) -> str:
     """Mask anything shaped like an API key, webhook token or bearer credential."""
+    # Nearly every line has none of the three: three substring tests cost 0.7 us where the
+    # regex costs 14 (an access line, measured), and every match of the regex contains one.
+    if "seliq_" not in text and "whk_" not in text and "bearer" not in text.lower():
+        return text
     return _SECRET_RE.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
 
 

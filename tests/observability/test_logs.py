@@ -153,4 +153,5 @@ def test_formatter_masks_anything_shaped_like_a_secret() -> None:
     assert entry["msg"] == "got seliq_[redacted] and Bearer [redacted]"
     assert entry["detail"] == {"token": "whk_[redacted]"}
     assert redact("seliq.access seliq_abcd") == "seliq.access seliq_abcd"  # short: not a secret
+    assert redact("auth: BeArEr abc.def") == "auth: BeArEr [redacted]"  # any case
     assert list(iter_log_lines(f"banner\n{line}\n")) == [entry]
