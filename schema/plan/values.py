@@ -83,8 +83,11 @@ def datetime_value(value: Any) -> Any:
     if type(value) is str:
         _check_stored_time(value)
         return f"{value[:10]}T{value[11:23]}Z"
-    if value.tzinfo is UTC:
-        return value.isoformat(timespec="milliseconds")[:-6] + "Z"
+    if value.tzinfo is UTC:  # asyncpg's: what isoformat(timespec="milliseconds") gives, 2x faster
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+            value.year, value.month, value.day, value.hour, value.minute, value.second,
+            value.microsecond // 1000,
+        )
     return isoformat_z(value)
 
 
