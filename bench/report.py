@@ -14,9 +14,11 @@ from typing import Any
 import orjson
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-ORDER = ("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T11", "T12")
+ORDER = ("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10", "T10b", "T11", "T12")
 # Measured in a full run only (`--quick` leaves them out unless `--only` names them).
 FULL_ONLY = ("T9",)
+# Measured with `--peer` only (or when `--only` names them): they install Node and PostGraphile.
+PEER_ONLY = ("T10", "T10b")
 
 
 @dataclass

@@ -30,7 +30,7 @@ import orjson
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench import ingest, seed
+from bench import ingest, peer, seed
 from bench.loadgen import BenchmarkBroken, Job, JobResult, LoadGenerator
 from bench.procs import (
     HOST,
@@ -52,9 +52,24 @@ from bench.queries import (
     rest_request,
 )
 from bench.reference import rest_cursor
-from bench.report import FULL_ONLY, ORDER, RESULTS_DIR, Ratio, details, machine, table, write
+from bench.report import (
+    FULL_ONLY,
+    ORDER,
+    PEER_ONLY,
+    RESULTS_DIR,
+    Ratio,
+    details,
+    machine,
+    table,
+    write,
+)
 
 STATEMENTS_HEADER = "X-Seliq-SQL-Statements"
+PEER_NAMES = {
+    "T10": "dashboard req/s on PostgreSQL, the gateway / PostGraphile 5 (first: 50)",
+    "T10b": "incident by id (5 fields) req/s on PostgreSQL, the gateway / PostGraphile 5",
+}
+PEER_TARGETS = {"T10": ">= 1.0", "T10b": ">= 0.5"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,8 @@ class Bench:
         self.loadgen: LoadGenerator | None = None
         self.key = seed.API_KEY
         self.t12_postgres: PostgresCopy | None = None
+        self.peer_postgres: PostgresCopy | None = None
+        self.peer_skipped: str | None = None  # why T10 could not run here
 
     def wants(self, *ids: str) -> bool:
         return any(i in self.only for i in ids)
@@ -99,12 +116,15 @@ class Bench:
     def start(self) -> None:
         quick = self.plan.mode == "quick"
         started = []
-        if self.wants("T1", "T2", "T3", "T4", "T5", "T8", "T9"):
+        if self.wants("T1", "T2", "T3", "T4", "T5", "T8", "T9", "T10", "T10b"):
             dashboard = seed.copy_to(seed.ensure(seed.DASHBOARD), self.run_dir / "dashboard.db")
             if self.wants("T9"):
                 add_customers(dashboard.path)  # for T9's MSSP overview
             self.dashboard = dashboard
-            started.append(start_gateway("gateway", dashboard.url, self.run_dir))
+            if self.wants("T1", "T2", "T3", "T4", "T5", "T8", "T9"):
+                started.append(start_gateway("gateway", dashboard.url, self.run_dir))
+            if self.wants("T10", "T10b"):
+                started += self.start_peer(dashboard.url)
             if self.wants("T1", "T2", "T8"):
                 started.append(start_reference("reference", dashboard.path, self.run_dir))
         if self.wants("T6", "T11", "T12"):
@@ -115,7 +135,7 @@ class Bench:
             started.append(start_gateway("gateway-ingest", self.ingest_gateway_db.url,
                                          self.run_dir))
         if self.wants("T12") and (admin := postgres_url()) is not None:
-            self.t12_postgres = PostgresCopy.create(admin, self.ingest_gateway_db.url)
+            self.t12_postgres = PostgresCopy.create(admin, self.ingest_gateway_db.url, "t12")
             started.append(start_gateway("gateway-ingest-pg", self.t12_postgres.url,
                                          self.run_dir))
         if self.wants("T7"):
@@ -135,8 +155,27 @@ class Bench:
             self.loadgen.close()
         for server in self.servers.values():
             server.stop()
-        if self.t12_postgres is not None:
-            self.t12_postgres.drop()
+        for copied in (self.t12_postgres, self.peer_postgres):
+            if copied is not None:
+                copied.drop()
+
+    def start_peer(self, dashboard_url: str) -> list[Server]:
+        """T10's two servers on one PostgreSQL copy of the dashboard data (none, with the
+        reason kept, where PostgreSQL or Node 22 is missing)."""
+        admin = postgres_url()
+        if admin is None:
+            self.peer_skipped = "no PostgreSQL: set SELIQ_BENCH_POSTGRES_URL"
+            return []
+        try:
+            node = peer.install()
+        except peer.PeerUnavailable as exc:
+            self.peer_skipped = str(exc)
+            return []
+        self.peer_postgres = PostgresCopy.create(admin, dashboard_url, "peer")
+        return [
+            start_gateway("gateway-pg", self.peer_postgres.url, self.run_dir),
+            peer.start_postgraphile("postgraphile", node, self.peer_postgres.url, self.run_dir),
+        ]
 
     # ---- helpers -----------------------------------------------------------------------------
 
@@ -307,6 +346,35 @@ class Bench:
             "the worst", ">= 0.8", ratios[worst],
             detail={"worst": worst, "ratios": ratios, "req_s": rates},
         )
+
+    def t10(self) -> None:
+        """Ours / PostGraphile on the same PostgreSQL rows: the dashboard and an incident by id."""
+        if self.peer_skipped is not None:
+            progress(f"T10 skipped: {self.peer_skipped}")
+            for key in ("T10", "T10b"):
+                self.ratios[key] = Ratio(key, PEER_NAMES[key], PEER_TARGETS[key],
+                                         detail={"skipped": self.peer_skipped})
+            return
+        ours, theirs = self.servers["gateway-pg"], self.servers["postgraphile"]
+        dashboard = dashboard_request(self.key, 50)
+        peer_dashboard = peer.peer_dashboard_request(seed.WORKSPACE_ID, 50)
+        if peer.dashboard_ids(self.fetch(ours, dashboard).body) != peer.dashboard_ids(
+            self.fetch(theirs, peer_dashboard).body
+        ):
+            raise BenchmarkBroken("T10: the gateway and PostGraphile list different rows")
+        incident_id = orjson.loads(self.fetch(ours, dashboard).body)["data"]["incidents"][
+            "nodes"][7]["id"]
+        by_id, peer_by_id = (peer.incident_request(self.key, incident_id),
+                             peer.peer_incident_request(incident_id))
+        mine = peer.incident_fields(self.fetch(ours, by_id).body)
+        if mine != peer.incident_fields(self.fetch(theirs, peer_by_id).body):
+            raise BenchmarkBroken(f"T10: the incident by id differs: {mine}")
+        for key, request, peer_request in (("T10", dashboard, peer_dashboard),
+                                           ("T10b", by_id, peer_by_id)):
+            if self.wants(key):
+                self.throughput_ratio(key, PEER_NAMES[key], PEER_TARGETS[key],
+                                      ("seliq", ours, request),
+                                      ("postgraphile", theirs, peer_request))
 
     def t5(self) -> None:
         command = [
@@ -482,6 +550,7 @@ class Bench:
             (("T3",), "T3", self.t3),
             (("T4",), "T4", self.t4),
             (("T9",), "T9", self.t9),
+            (("T10", "T10b"), "T10", self.t10),
             (("T7",), "T7", self.t7),
             (("T6",), "T6", self.t6),
             (("T11",), "T11", self.t11),
@@ -537,10 +606,10 @@ class PostgresCopy:
     url: str
 
     @classmethod
-    def create(cls, admin_url: str, source_url: str) -> PostgresCopy:
+    def create(cls, admin_url: str, source_url: str, purpose: str) -> PostgresCopy:
         from gateway.domain.storage import copy, migrate
 
-        name = f"seliq_bench_{os.getpid()}"
+        name = f"seliq_bench_{purpose}_{os.getpid()}"
         url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
         made = cls(admin_url, url)
         asyncio.run(made._admin(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
@@ -601,6 +670,22 @@ def _middle_cursor(database: Path, table_name: str) -> str:
     return rest_cursor(stored, row_id)
 
 
+def selection(only: str | None, *, quick: bool, peer: bool) -> tuple[str, ...]:
+    """The ratios a run measures: `--only`'s (any case), else every one but those `--quick`
+    leaves out; T10 only with `--peer` (it installs Node and PostGraphile), which adds it to
+    either."""
+    if only is None:
+        chosen = tuple(key for key in ORDER if not (quick and key in FULL_ONLY)
+                       and key not in PEER_ONLY)
+    else:
+        named = {key.upper(): key for key in ORDER}
+        chosen = tuple(named.get(part.strip().upper(), part.strip())
+                       for part in only.split(",") if part.strip())
+    if peer:
+        chosen += tuple(key for key in PEER_ONLY if key not in chosen)
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -608,15 +693,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None,
                         help="comma-separated ratios to measure (default: all; --quick leaves "
                         f"out {', '.join(FULL_ONLY)})")
+    parser.add_argument("--peer", action="store_true",
+                        help="also T10: the same dashboard and incident by id on PostGraphile 5 "
+                        "(Node 22 and PostGraphile from npm, PostgreSQL); with --only T10 alone")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR,
                         help="where latest.json and history.md go (default: bench/results)")
     parser.add_argument("--no-record", action="store_true",
                         help="print only; write neither latest.json nor history.md")
     args = parser.parse_args(argv)
-    if args.only is None:
-        only = tuple(key for key in ORDER if not (args.quick and key in FULL_ONLY))
-    else:
-        only = tuple(part.strip().upper() for part in args.only.split(",") if part.strip())
+    only = selection(args.only, quick=args.quick, peer=args.peer)
     unknown = [part for part in only if part not in ORDER]
     if unknown:
         parser.error(f"unknown ratio(s): {', '.join(unknown)}")
