@@ -28,11 +28,11 @@ documents generated from the schema, on both backends. Every query the standard 
 answers instead of a learned plan is counted in `seliq_graphql_fallbacks_total{reason}` and
 logged once per document (`Plans.answer`).
 
-On SQLite, plans read through the aiosqlite connection itself (one hop to its thread per
-statement instead of SQLAlchemy's four, and raw values, converted here exactly as the schema's
-scalars would); on PostgreSQL through SQLAlchemy Core in autocommit (no BEGIN/ROLLBACK around
-the reads). Either way every statement is counted in X-Seliq-SQL-Statements, and each is built
-once per shape.
+Plans read through the driver's own connection, aiosqlite's on SQLite (one hop to its thread
+per statement instead of SQLAlchemy's four), asyncpg's on PostgreSQL (in autocommit: no
+BEGIN/ROLLBACK around the reads), and take raw values, converted here exactly as the schema's
+scalars would. Either way every statement is counted in X-Seliq-SQL-Statements, and each is
+compiled by SQLAlchemy once per shape.
 
 Modules: `values` (reasons, and converters chosen by GraphQL type), `fields` (what each field
 is: a column, a reference, a nested list, a computed value; the root fields), `complete`
