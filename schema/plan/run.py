@@ -26,10 +26,11 @@ from gateway.domain.tenancy.workspaces import SLUG_RE
 from gateway.web.operations import NodeShape
 from schema.context import Context
 from schema.limits import parse_document
-from schema.plan import statements
+from schema.plan import jsonsql, statements
 from schema.plan.compiler import Compiler, directive_variables, operation_of
 from schema.plan.fields import COUNT, NODE_TYPES, VIEWER, Children, Fields, RootById, RootNode
 from schema.plan.selections import (
+    Builder,
     ChildrenPlan,
     ComputedPlan,
     ConnectionPlan,
@@ -41,7 +42,7 @@ from schema.plan.selections import (
     RootPlan,
     RowPage,
 )
-from schema.plan.statements import LIST, ListShape, Reader
+from schema.plan.statements import ASYNCPG, LIST, ListShape, Reader
 from schema.plan.values import MAX_PLANS, NOT_A_QUERY, Fallback, Unsupported
 from schema.query import MAX_NODE_IDS
 from schema.viewer import Viewer
@@ -83,6 +84,16 @@ def list_parameters(
         parameters["cursor_value"], parameters["cursor_id"] = value, row_id
     shape = ListShape(order, tuple(values), args.cursor is not None, args.backward)
     return shape, parameters
+
+
+JSON_QUALIFIES = "json-qualifies"  # ConnectionPlan.statements: whether jsonsql can build it
+
+
+def _json_column(position: int) -> Builder:
+    def build(row: Any, fetched: Fetched) -> Any:
+        return orjson.loads(row[position])
+
+    return build
 
 
 def row_page(rows: list[Any], args: PageArgs, layout: list[str], sort: SortKey) -> RowPage:
@@ -175,14 +186,34 @@ class Run:
         else:
             parameters["workspace_id"] = self.context.workspace_id
         reader = await self.reader()
-        rows = await reader.rows(
-            plan.statements, ("page", shape),
-            lambda: statements.page(listing, plan.layout, shape, reader.name, spec.permitted),
-            parameters,
-        )
+        nodes_as = None
+        if self.shape is not None and self.shape.root == plan.key:
+            nodes_as, self.shaped = self.shape.fields, True
+        nested = self.nested_in_json(plan) if reader.driver == ASYNCPG and nodes_as is None \
+            else None
+        built: dict[int, Builder] | None = None
+        if nested is None:
+            rows = await reader.rows(
+                plan.statements, ("page", shape),
+                lambda: statements.page(listing, plan.layout, shape, reader.name, spec.permitted),
+                parameters,
+            )
+        else:  # the nodes come as JSON built by PostgreSQL (schema.plan.jsonsql)
+            parameters.update((f"limit_j{n.number}", n.size) for n in nested)
+            rows = await reader.rows(
+                plan.statements, ("page-json", shape, tuple(n.shape for n in nested)),
+                lambda: jsonsql.page_with_nodes(
+                    statements.page(listing, plan.layout, shape, reader.name, spec.permitted),
+                    plan.objects, listing.model.__table__, nested,
+                ),
+                parameters,
+            )
+            built = {id(obj): _json_column(len(plan.layout) + number)
+                     for number, obj in enumerate(plan.objects)}
         page = row_page(rows, args, plan.layout, listing.orders[order])
-        for obj in plan.objects:
-            await self.below(obj, page.items)
+        if built is None:
+            for obj in plan.objects:
+                await self.below(obj, page.items)
         total = None
         if plan.wants_total:
             if spec.permitted:
@@ -197,10 +228,34 @@ class Run:
                     lambda: statements.count(listing, shape, reader.name), count_parameters,
                 )
                 total = int(found[0][0])
-        nodes_as = None
-        if self.shape is not None and self.shape.root == plan.key:
-            nodes_as, self.shaped = self.shape.fields, True
-        return plan.json(page, self.fetched, total, nodes_as)
+        return plan.json(page, self.fetched, total, nodes_as, built)
+
+    def nested_in_json(self, plan: ConnectionPlan) -> list[jsonsql.Nested] | None:
+        """The nested lists of `plan`'s nodes as this request asks for them, when PostgreSQL can
+        build those nodes (`schema.plan.jsonsql`); None to read them relation by relation."""
+        qualifies = plan.statements.get(JSON_QUALIFIES)
+        if qualifies is None:
+            qualifies = plan.statements[JSON_QUALIFIES] = all(
+                kind in ("nodes", "pageInfo", "totalCount", "__typename")
+                for _, kind, _ in plan.fields
+            ) and all(jsonsql.qualifies(obj) for obj in plan.objects)
+        if not qualifies:
+            return None
+        nested: list[jsonsql.Nested] = []
+        try:
+            for obj in plan.objects:
+                for connection in jsonsql.nested_lists(obj):
+                    listing = connection.spec.listing
+                    args, order, values = list_arguments(
+                        listing, self.arguments(connection.arguments)
+                    )
+                    if values or args.cursor is not None:  # filtered or paged: not in JSON
+                        return None
+                    shape = ListShape(order, (), False, args.backward)
+                    nested.append(jsonsql.Nested(len(nested), shape, args.size))
+        except Exception:  # the per-relation path raises it where it would anyway
+            return None
+        return nested
 
     async def root_one(self, root: RootPlan) -> Any:
         """`incident(id:)`, `alert(id:)`, `report(id:)`, `node(id:)`, `workspace(id:)`."""

@@ -131,14 +131,19 @@ class ConnectionPlan:
         return any(kind == "totalCount" for _, kind, _ in self.fields)
 
     def json(
-        self, page: RowPage, fetched: Fetched, total: Any = None, shape: ShapeFields | None = None
+        self, page: RowPage, fetched: Fetched, total: Any = None, shape: ShapeFields | None = None,
+        built: dict[int, Builder] | None = None,
     ) -> dict[str, Any]:
         """The connection's JSON (`total` is the totalCount, when it is selected); with
-        `shape`, its nodes as that shape's resources (`shaped_builder`)."""
+        `shape`, its nodes as that shape's resources (`shaped_builder`); with `built`, the
+        nodes of those objects (by id) from the rows' JSON columns (`schema.plan.jsonsql`)."""
         out: dict[str, Any] = {}
         for key, kind, payload in self.fields:
             if kind == "nodes":
-                build = payload.build if shape is None else shaped_builder(payload, shape)
+                if built is not None:
+                    build = built[id(payload)]
+                else:
+                    build = payload.build if shape is None else shaped_builder(payload, shape)
                 out[key] = [build(row, fetched) for row in page.items]
             elif kind == "edges":
                 out[key] = [

@@ -115,19 +115,26 @@ def same_value(value: Any) -> Any:
     return value
 
 
-def _enum(named: GraphQLEnumType) -> Callable[[Any], Any]:
-    # Strawberry's enum values are the stored (lower-case) strings; the names go on the wire.
-    names = {value.value: name for name, value in named.values.items()}
+class EnumValue:
+    """An enum's converter: strawberry's enum values are the stored (lower-case) strings; the
+    names go on the wire. `names` (stored -> name) is what PostgreSQL's JSON builder maps with
+    too (`schema.plan.jsonsql`)."""
 
-    def convert(value: Any) -> Any:
+    def __init__(self, named: GraphQLEnumType) -> None:
+        self.type_name = named.name
+        self.names = {value.value: name for name, value in named.values.items()}
+
+    def __call__(self, value: Any) -> Any:
         if value is None:
             return None
         try:
-            return names[value]
+            return self.names[value]
         except (KeyError, TypeError):
-            raise Fallback("value", f"a stored value with no {named.name}") from None
+            raise Fallback("value", f"a stored value with no {self.type_name}") from None
 
-    return convert
+
+def _enum(named: GraphQLEnumType) -> Callable[[Any], Any]:
+    return EnumValue(named)
 
 
 SCALARS: dict[str, Callable[[Any], Any]] = {

@@ -138,7 +138,15 @@ async def test_the_dashboard_sends_only_its_selects(
             assert reported == sent
             for _ in range(5):  # warm: statements prepared, the key lookup cached
                 sent, reported = await _sent(server, proxy, dashboard, variables, tenant.key)
-            # The incidents, their alerts, their timelines: nothing else (T4b: at most 4).
+            # One statement: the incidents, each with its alerts and timeline as JSON built by
+            # PostgreSQL (schema/plan/jsonsql.py); nothing else (T4b: at most 4).
+            assert sent == reported == 1
+            # A nested list with a filter is read relation by relation: three statements.
+            filtered = dashboard.replace("alerts(first: 5)", "alerts(first: 5, filter: "
+                                         "{status: [FIRING]})")
+            assert filtered != dashboard
+            for _ in range(5):
+                sent, reported = await _sent(server, proxy, filtered, variables, tenant.key)
             assert sent == reported == 3
             # The standard executor's reads are counted as honestly (a field plans leave to
             # it: an object below a computed value).
