@@ -46,14 +46,21 @@ def loads(data: bytes | str, *, what: str = "the body", text: bool = True) -> An
     `text=False` only the nesting is checked (GraphQL checks text per argument, to name it)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     try:
-        value = orjson.loads(raw)
+        value = exact(raw)
     except orjson.JSONDecodeError as exc:
         if "depth limit" in str(exc) or "recursion" in str(exc):
             raise BadJson(_too_deep(what)) from None
         raise BadJson(f"{what} is not valid JSON ({exc})") from None
-    if _LONG_INT.search(raw):
-        value = json.loads(raw)
     check(value, what=what, text=text)
+    return value
+
+
+def exact(raw: bytes | str) -> Any:
+    """Decode JSON we wrote or stored ourselves, keeping integers beyond 64 bits exact (no
+    checks: `loads` is for what comes from outside)."""
+    value = orjson.loads(raw)
+    if _LONG_INT.search(raw.encode() if isinstance(raw, str) else raw):
+        value = json.loads(raw)
     return value
 
 

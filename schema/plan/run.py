@@ -16,7 +16,7 @@ from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.types.arguments import convert_arguments
 
-from gateway.domain import ids
+from gateway.domain import ids, jsontext
 from gateway.domain.errors import InvalidInput
 from gateway.domain.listing import IN, Listing
 from gateway.domain.metrics import record_graphql_fallback
@@ -91,7 +91,7 @@ JSON_QUALIFIES = "json-qualifies"  # ConnectionPlan.statements: whether jsonsql 
 
 def _json_column(position: int) -> Builder:
     def build(row: Any, fetched: Fetched) -> Any:
-        return orjson.loads(row[position])
+        return jsontext.exact(row[position])  # a label's 30-digit integer stays exact
 
     return build
 

@@ -28,6 +28,7 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bench import seed
+from gateway.domain import jsontext
 from gateway.domain.incidents.timeline import record
 from gateway.domain.reports.content import build_incident_summary, build_sla
 from gateway.domain.sla.policy import TargetChange, update_policy
@@ -156,6 +157,16 @@ async def _extras(db: Database) -> None:
             select(Incident).where(Incident.workspace_id == seed.WORKSPACE_ID)
             .order_by(Incident.created_at.desc()).limit(12)
         )).scalars().all()
+        # JSON as JSON columns may hold it: an integer beyond 64 bits, a float, text that is not
+        # ASCII, nesting: on the newest incident's newest alert.
+        session.add(Alert(
+            id="alt_01numbers0000000000000000", workspace_id=seed.WORKSPACE_ID,
+            incident_id=rows[0].id, title="numbers \u00e9\u2603", fingerprint="numbers",
+            severity="info", source="api",
+            labels={"big": 123456789012345678901234567890, "ratio": 0.1, "tag": "h\u00f4te"},
+            raw_payload={"nested": {"list": [1, -2.5e-7, None, True, "\u2603"]}},
+            first_seen_at=now, last_seen_at=now, received_at=now,
+        ))
         for number, incident in enumerate(rows[:8]):
             for index in range(number % 3 + 1):
                 session.add(Note(
@@ -230,7 +241,7 @@ async def _run(
         outcome = await executor.run(query, variables, None, principal, "req_diff")
     except OperationRefused as exc:
         return orjson.dumps({"refused": [exc.status, exc.code, exc.message]})
-    return orjson.dumps(outcome.body)
+    return jsontext.dumps(outcome.body)  # as the HTTP door encodes it (long integers too)
 
 
 def _codes(body: bytes) -> set[str]:
