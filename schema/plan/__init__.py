@@ -38,5 +38,6 @@ Modules: `values` (reasons, and converters chosen by GraphQL type), `fields` (wh
 is: a column, a reference, a nested list, a computed value; the root fields), `complete`
 (serializing computed values), `computed` (the computed fields), `selections` (the compiled
 selections and the generated builders), `compiler` (document to plan), `statements` (the SQL,
-and reading it) and `run` (`Plans`, the cache, and running a plan).
+and reading it), `jsonsql` (on PostgreSQL, nodes built as JSON by the database) and `run`
+(`Plans`, the cache, and running a plan).
 """
