@@ -27,9 +27,11 @@ from gateway.domain.errors import InvalidInput
 MAX_DEPTH = 64
 NUL = "\x00"
 
-# An integer token of 19 or more digits (outside strings or inside, a false positive only costs
-# a second, exact decode).
-_LONG_INT = re.compile(rb"\d{19,}")
+# A number token of 19 or more digits: at the start, or after `:`, `,` or `[` and any blanks.
+# Inside a string the same shape is a false positive that only costs a second, exact decode;
+# digit runs in ids (`alt_01ke0s9f8100000000000009re`) do not match.
+_LONG_INT = re.compile(rb"(?:^|[:,\[])\s*-?\d{19}")
+_LONG_INT_TEXT = re.compile(r"(?:^|[:,\[])\s*-?\d{19}")
 
 
 class BadJson(ValueError):
@@ -59,7 +61,8 @@ def exact(raw: bytes | str) -> Any:
     """Decode JSON we wrote or stored ourselves, keeping integers beyond 64 bits exact (no
     checks: `loads` is for what comes from outside)."""
     value = orjson.loads(raw)
-    if _LONG_INT.search(raw.encode() if isinstance(raw, str) else raw):
+    long_int = _LONG_INT_TEXT.search(raw) if isinstance(raw, str) else _LONG_INT.search(raw)
+    if long_int:
         value = json.loads(raw)
     return value
 

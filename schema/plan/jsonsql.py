@@ -75,6 +75,19 @@ def qualifies(obj: ObjectPlan) -> bool:
     return True
 
 
+def holds_json(obj: ObjectPlan) -> bool:
+    """Whether a node of `obj` may carry a JSON column's value, whose numbers may be integers
+    beyond 64 bits (decoded exactly: `gateway.domain.jsontext.exact`); other columns cannot."""
+    for _, kind, payload in obj.fields:
+        if kind == "column" and payload.convert is json_value:
+            return True
+        if kind == "connection" and any(
+            holds_json(child) for _, field_kind, child in payload.fields if field_kind == "nodes"
+        ):
+            return True
+    return False
+
+
 def nested_lists(obj: ObjectPlan) -> list[ConnectionPlan]:
     """The nested lists below `obj`, depth first in field order: the order `node_json`
     numbers them."""

@@ -89,9 +89,12 @@ def list_parameters(
 JSON_QUALIFIES = "json-qualifies"  # ConnectionPlan.statements: whether jsonsql can build it
 
 
-def _json_column(position: int) -> Builder:
+def _json_column(position: int, obj: ObjectPlan) -> Builder:
+    # A label's 30-digit integer stays exact; nodes without JSON columns need no such check.
+    decode = jsontext.exact if jsonsql.holds_json(obj) else orjson.loads
+
     def build(row: Any, fetched: Fetched) -> Any:
-        return jsontext.exact(row[position])  # a label's 30-digit integer stays exact
+        return decode(row[position])
 
     return build
 
@@ -208,7 +211,7 @@ class Run:
                 ),
                 parameters,
             )
-            built = {id(obj): _json_column(len(plan.layout) + number)
+            built = {id(obj): _json_column(len(plan.layout) + number, obj)
                      for number, obj in enumerate(plan.objects)}
         page = row_page(rows, args, plan.layout, listing.orders[order])
         if built is None:
