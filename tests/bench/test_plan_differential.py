@@ -165,7 +165,9 @@ async def _extras(db: Database) -> None:
             severity="info", source="api",
             labels={"big": 123456789012345678901234567890, "ratio": 0.1, "tag": "h\u00f4te"},
             raw_payload={"nested": {"list": [1, -2.5e-7, None, True, "\u2603"]}},
-            first_seen_at=now, last_seen_at=now, received_at=now,
+            # A year below 1000 (four digits still), milliseconds truncated, not rounded.
+            first_seen_at=datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+            last_seen_at=now.replace(microsecond=999999), received_at=now,
         ))
         for number, incident in enumerate(rows[:8]):
             for index in range(number % 3 + 1):
@@ -400,8 +402,9 @@ async def test_postgres_builds_the_json_the_standard_executor_would(
     database: Database, backend: str
 ) -> None:
     """Every column of every root list's nodes and of their nested lists, two levels deep,
-    over the edge-case rows (`_edge_cases`: old years, odd text, JSON values): byte for byte the
-    standard executor's answer, and on PostgreSQL in one statement."""
+    over the edge-case rows (`_extras`' alert of odd values: a year below 1000, truncated
+    milliseconds, a 30-digit integer, a float, non-ASCII text): byte for byte the standard
+    executor's answer, and on PostgreSQL in one statement."""
     standard = GraphQLExecutor(database)
     standard.plans.enabled = False
     planned = GraphQLExecutor(database)
