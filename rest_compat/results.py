@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Protocol
 from aiohttp import web
 
 from gateway.web.jsonio import json_response
-from gateway.web.operations import NodeShape
+from gateway.web.operations import NodeShape, walk
 from rest_compat.cursors import CursorCodec
 from rest_compat.errors import (
     GRAPHQL_CODES,
@@ -96,14 +96,6 @@ def raise_for_user_errors(
     graphql_field = first.get("field")
     rest_field = renames.get(graphql_field, graphql_field) if graphql_field else None
     raise RestError(status, code, rest_message(first["message"], renames), field=rest_field)
-
-
-def walk(data: Any, path: tuple[str, ...]) -> Any:
-    for part in path:
-        if data is None:
-            return None
-        data = data[part]
-    return data
 
 
 def not_found(noun: str, call: Call) -> RestError:

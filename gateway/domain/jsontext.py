@@ -31,7 +31,7 @@ NUL = "\x00"
 # Inside a string the same shape is a false positive that only costs a second, exact decode;
 # digit runs in ids (`alt_01ke0s9f8100000000000009re`) do not match.
 _LONG_INT = re.compile(rb"(?:^|[:,\[])\s*-?\d{19}")
-_LONG_INT_TEXT = re.compile(r"(?:^|[:,\[])\s*-?\d{19}")
+_LONG_INT_TEXT = re.compile(_LONG_INT.pattern.decode())  # the same, for text
 
 
 class BadJson(ValueError):

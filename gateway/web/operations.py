@@ -37,6 +37,15 @@ class Outcome:
 ShapeField = tuple[str, tuple[str, ...] | None, Callable[[Any], Any] | None]
 
 
+def walk(data: Any, path: tuple[str, ...]) -> Any:
+    """`data[path[0]][path[1]]...` of a GraphQL answer, None as soon as a step is None."""
+    for part in path:
+        if data is None:
+            return None
+        data = data[part]
+    return data
+
+
 @dataclass(frozen=True)
 class NodeShape:
     """Ask for the nodes of the root list `root` (its response key) as resources of `fields`

@@ -21,15 +21,18 @@ statement text serves each combination of shapes.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
 from sqlalchemy import Select, Text, bindparam, case, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.expression import FromClause
 
+from gateway.domain import jsontext
+from gateway.domain.pagination import ordering
 from schema.plan.fields import Children
-from schema.plan.selections import ConnectionPlan, ObjectPlan
+from schema.plan.selections import Builder, ConnectionPlan, Fetched, ObjectPlan
 from schema.plan.statements import ListShape
 from schema.plan.values import (
     EnumValue,
@@ -54,7 +57,28 @@ class Nested:
     size: int
 
 
-def qualifies(obj: ObjectPlan) -> bool:
+def node_builders(plan: ConnectionPlan) -> dict[int, Builder]:
+    """For a root list, the builder of each object selection of its nodes from its JSON column
+    (after the page's own columns, in `plan.objects` order, as `page_with_nodes` adds them);
+    {} when PostgreSQL cannot build them all."""
+    if any(kind not in ("nodes", "pageInfo", "totalCount", "__typename")
+           for _, kind, _ in plan.fields) or not all(_qualifies(o) for o in plan.objects):
+        return {}
+    return {id(obj): _decoder(len(plan.layout) + number, obj)
+            for number, obj in enumerate(plan.objects)}
+
+
+def _decoder(position: int, obj: ObjectPlan) -> Builder:
+    # A label's 30-digit integer stays exact; nodes without JSON columns need no such check.
+    decode = jsontext.exact if _holds_json(obj) else orjson.loads
+
+    def build(row: Any, fetched: Fetched) -> Any:
+        return decode(row[position])
+
+    return build
+
+
+def _qualifies(obj: ObjectPlan) -> bool:
     """Whether PostgreSQL can build `obj`'s JSON exactly (see the module docstring)."""
     if len(obj.fields) > MAX_KEYS:
         return False
@@ -62,30 +86,25 @@ def qualifies(obj: ObjectPlan) -> bool:
         if kind == "const":
             continue
         if kind == "column":
-            if payload.convert not in PLAIN and payload.convert is not datetime_value \
-                    and not isinstance(payload.convert, EnumValue):
+            if not _writable(payload.convert):
                 return False
             continue
         if kind != "connection" or not isinstance(payload.spec, Children):
             return False
         if any(field_kind not in ("nodes", "__typename") for _, field_kind, _ in payload.fields):
             return False
-        if len(payload.fields) > MAX_KEYS or not all(qualifies(o) for o in payload.objects):
+        if len(payload.fields) > MAX_KEYS or not all(_qualifies(o) for o in payload.objects):
             return False
     return True
 
 
-def holds_json(obj: ObjectPlan) -> bool:
+def _holds_json(obj: ObjectPlan) -> bool:
     """Whether a node of `obj` may carry a JSON column's value, whose numbers may be integers
     beyond 64 bits (decoded exactly: `gateway.domain.jsontext.exact`); other columns cannot."""
-    for _, kind, payload in obj.fields:
-        if kind == "column" and payload.convert is json_value:
-            return True
-        if kind == "connection" and any(
-            holds_json(child) for _, field_kind, child in payload.fields if field_kind == "nodes"
-        ):
-            return True
-    return False
+    nodes = [obj, *(child for connection in nested_lists(obj)
+                    for _, field_kind, child in connection.fields if field_kind == "nodes")]
+    return any(kind == "column" and payload.convert is json_value
+               for node in nodes for _, kind, payload in node.fields)
 
 
 def nested_lists(obj: ObjectPlan) -> list[ConnectionPlan]:
@@ -103,6 +122,11 @@ def nested_lists(obj: ObjectPlan) -> list[ConnectionPlan]:
 
 def _quoted(text: str) -> Any:
     return literal_column("'" + text.replace("'", "''") + "'")
+
+
+def _writable(convert: Any) -> bool:
+    """Whether `_scalar` writes what `convert` makes of a column."""
+    return convert in PLAIN or convert is datetime_value or isinstance(convert, EnumValue)
 
 
 def _scalar(column: Any, convert: Any) -> Any:
@@ -142,9 +166,9 @@ def _connection_json(
     where = [table.c[spec.parent.key] == parent_table.c["id"]]
     if spec.parent.key != listing.scope.key:  # the rows of the parent's own workspace
         where.append(table.c[listing.scope.key] == parent_table.c[parent.scope_attribute])
-    # The list's order, or its reverse for a `last:` page (read from the end).
-    descending = sort.descending != asked.shape.backward
-    inner_order = [value.desc(), row_id.desc()] if descending else [value.asc(), row_id.asc()]
+    # Read in the list's order, or from the end for a `last:` page (pagination's own ordering).
+    read_order = ordering(replace(sort, column=value, id_column=row_id),
+                          backward=asked.shape.backward)
     arguments: list[Any] = []
     for key, kind, payload in plan.fields:
         arguments.append(_quoted(key))
@@ -156,13 +180,12 @@ def _connection_json(
                    row_id.label("i"))
             .where(*where)
             .correlate(parent_table)  # the parent row of the statement around it
-            .order_by(*inner_order)
+            .order_by(*read_order)
             .limit(bindparam(f"limit_j{asked.number}"))
             .lateral(f"q{asked.number}_{len(arguments)}")
         )
         # The page in the list's order (a `last:` page was read from the end).
-        forward = [rows.c.s.desc(), rows.c.i.desc()] if sort.descending \
-            else [rows.c.s.asc(), rows.c.i.asc()]
+        forward = ordering(replace(sort, column=rows.c.s, id_column=rows.c.i), backward=False)
         arguments.append(
             select(func.coalesce(func.json_agg(aggregate_order_by(rows.c.j, *forward)),
                                  literal_column("'[]'::json")))

@@ -16,7 +16,7 @@ from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.types.arguments import convert_arguments
 
-from gateway.domain import ids, jsontext
+from gateway.domain import ids
 from gateway.domain.errors import InvalidInput
 from gateway.domain.listing import IN, Listing
 from gateway.domain.metrics import record_graphql_fallback
@@ -30,7 +30,6 @@ from schema.plan import jsonsql, statements
 from schema.plan.compiler import Compiler, directive_variables, operation_of
 from schema.plan.fields import COUNT, NODE_TYPES, VIEWER, Children, Fields, RootById, RootNode
 from schema.plan.selections import (
-    Builder,
     ChildrenPlan,
     ComputedPlan,
     ConnectionPlan,
@@ -84,19 +83,6 @@ def list_parameters(
         parameters["cursor_value"], parameters["cursor_id"] = value, row_id
     shape = ListShape(order, tuple(values), args.cursor is not None, args.backward)
     return shape, parameters
-
-
-JSON_QUALIFIES = "json-qualifies"  # ConnectionPlan.statements: whether jsonsql can build it
-
-
-def _json_column(position: int, obj: ObjectPlan) -> Builder:
-    # A label's 30-digit integer stays exact; nodes without JSON columns need no such check.
-    decode = jsontext.exact if jsonsql.holds_json(obj) else orjson.loads
-
-    def build(row: Any, fetched: Fetched) -> Any:
-        return decode(row[position])
-
-    return build
 
 
 def row_page(rows: list[Any], args: PageArgs, layout: list[str], sort: SortKey) -> RowPage:
@@ -194,7 +180,6 @@ class Run:
             nodes_as, self.shaped = self.shape.fields, True
         nested = self.nested_in_json(plan) if reader.driver == ASYNCPG and nodes_as is None \
             else None
-        built: dict[int, Builder] | None = None
         if nested is None:
             rows = await reader.rows(
                 plan.statements, ("page", shape),
@@ -211,9 +196,8 @@ class Run:
                 ),
                 parameters,
             )
-            built = {id(obj): _json_column(len(plan.layout) + number, obj)
-                     for number, obj in enumerate(plan.objects)}
         page = row_page(rows, args, plan.layout, listing.orders[order])
+        built = plan.json_builders if nested is not None else None
         if built is None:
             for obj in plan.objects:
                 await self.below(obj, page.items)
@@ -236,13 +220,9 @@ class Run:
     def nested_in_json(self, plan: ConnectionPlan) -> list[jsonsql.Nested] | None:
         """The nested lists of `plan`'s nodes as this request asks for them, when PostgreSQL can
         build those nodes (`schema.plan.jsonsql`); None to read them relation by relation."""
-        qualifies = plan.statements.get(JSON_QUALIFIES)
-        if qualifies is None:
-            qualifies = plan.statements[JSON_QUALIFIES] = all(
-                kind in ("nodes", "pageInfo", "totalCount", "__typename")
-                for _, kind, _ in plan.fields
-            ) and all(jsonsql.qualifies(obj) for obj in plan.objects)
-        if not qualifies:
+        if plan.json_builders is None:
+            plan.json_builders = jsonsql.node_builders(plan)
+        if not plan.json_builders:
             return None
         nested: list[jsonsql.Nested] = []
         try:

@@ -17,7 +17,7 @@ from typing import Any
 from graphql import FieldNode, GraphQLField
 
 from gateway.domain.pagination import encode_cursor
-from gateway.web.operations import ShapeField
+from gateway.web.operations import ShapeField, walk
 from schema.plan.complete import Complete
 from schema.plan.values import Fallback, datetime_value, same_value, sort_value
 
@@ -125,6 +125,10 @@ class ConnectionPlan:
     layout: list[str] = field(default_factory=list)
     statements: dict[Any, Any] = field(default_factory=dict)  # by shape, built on first use
     value: RowValue | None = None
+    # On PostgreSQL, the builders of its nodes from the JSON the database built for them
+    # (`schema.plan.jsonsql`), by id of their object plans; {} when it cannot build them.
+    # Made on first use.
+    json_builders: dict[int, Builder] | None = None
 
     @property
     def wants_total(self) -> bool:
@@ -364,7 +368,7 @@ def shaped_builder(plan: ObjectPlan, shape: ShapeFields) -> Builder:
     index = {name: position for position, name in enumerate(plan.layout)}
     fields = {key: (number, kind, payload) for number, (key, kind, payload)
               in enumerate(plan.fields)}
-    namespace: dict[str, Any] = {"_dt": datetime_value, "_at": _at}
+    namespace: dict[str, Any] = {"_dt": datetime_value, "_walk": walk}
     items = []
     for position, (key, path, convert) in enumerate(shape):
         if path is None:
@@ -375,7 +379,7 @@ def shaped_builder(plan: ObjectPlan, shape: ShapeFields) -> Builder:
         value = _field_value(*fields[path[0]], index, namespace)
         if len(path) > 1:
             namespace[f"path{position}"] = path[1:]
-            value = f"_at({value}, path{position})"
+            value = f"_walk({value}, path{position})"
         if convert is not None:
             namespace[f"rest{position}"] = convert
             value = f"(None if (v{position} := {value}) is None else rest{position}(v{position}))"
@@ -383,12 +387,3 @@ def shaped_builder(plan: ObjectPlan, shape: ShapeFields) -> Builder:
     build = _generated(plan.type_name, items, namespace)
     plan.shaped[id(shape)] = (shape, build)  # by identity (converters need not hash); kept alive
     return build
-
-
-def _at(value: Any, path: tuple[str, ...]) -> Any:
-    """`value[path[0]][path[1]]...`, None as soon as a step is None."""
-    for name in path:
-        if value is None:
-            return None
-        value = value[name]
-    return value

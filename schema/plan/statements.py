@@ -233,7 +233,7 @@ class Reader:
         self.dialect = dialect
         self.driver = dialect.driver if (dialect.name, dialect.driver) in RAW_DRIVERS else None
         self.name = SQLITE if dialect.name == SQLITE else dialect.name
-        self._driver: Any = None
+        self._driver_connection: Any = None  # the driver's own, under `connection`
 
     async def rows(
         self, cache: dict[Any, Any], key: Any, build: Callable[[], Select[Any]],
@@ -248,15 +248,16 @@ class Reader:
         if isinstance(prepared, Select):
             return list((await self.connection.execute(prepared, values)).all())
         parameters = prepared.parameters(values)
-        if self._driver is None:
-            self._driver = (await self.connection.get_raw_connection()).driver_connection
+        if self._driver_connection is None:
+            raw = await self.connection.get_raw_connection()
+            self._driver_connection = raw.driver_connection
         counter = current_counter.get()  # what X-Seliq-SQL-Statements reports
         if counter is not None:
             counter.count += 1
             counter.statements.append(prepared.sql)
         if self.driver == ASYNCPG:
-            return list(await self._driver.fetch(prepared.sql, *parameters))
-        return list(await self._driver.execute_fetchall(prepared.sql, parameters))
+            return list(await self._driver_connection.fetch(prepared.sql, *parameters))
+        return list(await self._driver_connection.execute_fetchall(prepared.sql, parameters))
 
     def _compile(self, stmt: Select[Any]) -> Compiled | Select[Any]:
         compiled = stmt.compile(dialect=self.dialect)

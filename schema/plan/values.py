@@ -133,10 +133,6 @@ class EnumValue:
             raise Fallback("value", f"a stored value with no {self.type_name}") from None
 
 
-def _enum(named: GraphQLEnumType) -> Callable[[Any], Any]:
-    return EnumValue(named)
-
-
 SCALARS: dict[str, Callable[[Any], Any]] = {
     "ID": same_value,
     "String": same_value,
@@ -155,7 +151,7 @@ def converter(field_type: GraphQLType, stored_as_json: bool) -> Callable[[Any], 
     if isinstance(field_type, GraphQLNonNull):
         field_type = field_type.of_type
     named: GraphQLNamedType = get_named_type(field_type)
-    item = _enum(named) if isinstance(named, GraphQLEnumType) else SCALARS.get(named.name)
+    item = EnumValue(named) if isinstance(named, GraphQLEnumType) else SCALARS.get(named.name)
     if item is None:
         return None
     if isinstance(field_type, GraphQLList):
