@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy.engine import make_url
 
-from bench.procs import Server, _spawn, free_port
+from bench.procs import Server, free_port, spawn
 from bench.queries import DASHBOARD_ALERTS, DASHBOARD_EVENTS, Request, graphql_request
+from gateway.domain.events.brokers import asyncpg_dsn  # a libpq URL, as node-postgres takes
 
 PEER_DIR = Path(__file__).resolve().parent / "peer"
 NODE_MODULES = PEER_DIR / "node_modules"
@@ -65,19 +65,12 @@ def install() -> Path:
     return node
 
 
-def libpq_url(database_url: str) -> str:
-    """`postgresql+asyncpg://...` as node-postgres takes it."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(
-        hide_password=False
-    )
-
-
 def start_postgraphile(name: str, node: Path, database_url: str, run_dir: Path) -> Server:
     port = free_port()
     env = dict(os.environ)
-    env.update(NODE_ENV="production", PORT=str(port), DATABASE_URL=libpq_url(database_url))
+    env.update(NODE_ENV="production", PORT=str(port), DATABASE_URL=asyncpg_dsn(database_url))
     command = [str(node), str(PEER_DIR / "server.mjs")]
-    return _spawn(name, command, env, run_dir / f"{name}.log", port)
+    return spawn(name, command, env, run_dir / f"{name}.log", port)
 
 
 # ---- the query shapes, in each server's schema ---------------------------------------------

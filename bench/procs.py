@@ -155,7 +155,7 @@ class Server:
                 self.process.wait(timeout=5)
 
 
-def _spawn(name: str, command: list[str], env: dict[str, str], log: Path, port: int) -> Server:
+def spawn(name: str, command: list[str], env: dict[str, str], log: Path, port: int) -> Server:
     handle = log.open("wb")
     process = subprocess.Popen(
         command, stdout=handle, stderr=subprocess.STDOUT, env=child_env(env),
@@ -187,11 +187,11 @@ def start_gateway(name: str, database_url: str, run_dir: Path) -> Server:
     env.pop("SELIQ_REDIS_URL", None)
     command = [*gateway_command(), "serve", "--host", HOST, "--port", str(port),
                "--database", database_url]
-    return _spawn(name, command, env, run_dir / f"{name}.log", port)
+    return spawn(name, command, env, run_dir / f"{name}.log", port)
 
 
 def start_reference(name: str, database: Path, run_dir: Path) -> Server:
     port = free_port()
     command = [sys.executable, "-m", "bench.reference", "--database", str(database),
                "--host", HOST, "--port", str(port)]
-    return _spawn(name, command, dict(os.environ), run_dir / f"{name}.log", port)
+    return spawn(name, command, dict(os.environ), run_dir / f"{name}.log", port)

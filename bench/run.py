@@ -65,11 +65,12 @@ from bench.report import (
 )
 
 STATEMENTS_HEADER = "X-Seliq-SQL-Statements"
-PEER_NAMES = {
-    "T10": "dashboard req/s on PostgreSQL, the gateway / PostGraphile 5 (first: 50)",
-    "T10b": "incident by id (5 fields) req/s on PostgreSQL, the gateway / PostGraphile 5",
+# T10's ratios: (name, target).
+PEER_RATIOS = {
+    "T10": ("dashboard req/s on PostgreSQL, the gateway / PostGraphile 5 (first: 50)", ">= 1.0"),
+    "T10b": ("incident by id (5 fields) req/s on PostgreSQL, the gateway / PostGraphile 5",
+             ">= 0.5"),
 }
-PEER_TARGETS = {"T10": ">= 1.0", "T10b": ">= 0.5"}
 
 
 @dataclass(frozen=True)
@@ -351,19 +352,18 @@ class Bench:
         """Ours / PostGraphile on the same PostgreSQL rows: the dashboard and an incident by id."""
         if self.peer_skipped is not None:
             progress(f"T10 skipped: {self.peer_skipped}")
-            for key in ("T10", "T10b"):
-                self.ratios[key] = Ratio(key, PEER_NAMES[key], PEER_TARGETS[key],
-                                         detail={"skipped": self.peer_skipped})
+            for key, (name, target) in PEER_RATIOS.items():
+                self.ratios[key] = Ratio(key, name, target, detail={"skipped": self.peer_skipped})
             return
         ours, theirs = self.servers["gateway-pg"], self.servers["postgraphile"]
         dashboard = dashboard_request(self.key, 50)
         peer_dashboard = peer.peer_dashboard_request(seed.WORKSPACE_ID, 50)
-        if peer.dashboard_ids(self.fetch(ours, dashboard).body) != peer.dashboard_ids(
+        answer = self.fetch(ours, dashboard).body
+        if peer.dashboard_ids(answer) != peer.dashboard_ids(
             self.fetch(theirs, peer_dashboard).body
         ):
             raise BenchmarkBroken("T10: the gateway and PostGraphile list different rows")
-        incident_id = orjson.loads(self.fetch(ours, dashboard).body)["data"]["incidents"][
-            "nodes"][7]["id"]
+        incident_id = orjson.loads(answer)["data"]["incidents"]["nodes"][7]["id"]
         by_id, peer_by_id = (peer.incident_request(self.key, incident_id),
                              peer.peer_incident_request(incident_id))
         mine = peer.incident_fields(self.fetch(ours, by_id).body)
@@ -372,8 +372,7 @@ class Bench:
         for key, request, peer_request in (("T10", dashboard, peer_dashboard),
                                            ("T10b", by_id, peer_by_id)):
             if self.wants(key):
-                self.throughput_ratio(key, PEER_NAMES[key], PEER_TARGETS[key],
-                                      ("seliq", ours, request),
+                self.throughput_ratio(key, *PEER_RATIOS[key], ("seliq", ours, request),
                                       ("postgraphile", theirs, peer_request))
 
     def t5(self) -> None:

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import platform
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from graphql import OperationDefinitionNode, parse
 
 from bench import peer
+from bench.queries import DASHBOARD
 from bench.report import ORDER, PEER_ONLY
 from bench.run import selection
+from gateway.domain.events.brokers import asyncpg_dsn
 
 
 def test_t10_is_measured_only_with_peer() -> None:
@@ -51,5 +55,33 @@ def test_both_dashboards_are_read_as_the_same_rows() -> None:
 
 
 def test_node_postgres_gets_a_libpq_url() -> None:
-    assert peer.libpq_url("postgresql+asyncpg://postgres@127.0.0.1:5432/seliq_bench_peer_1") \
+    assert asyncpg_dsn("postgresql+asyncpg://postgres@127.0.0.1:5432/seliq_bench_peer_1") \
         == "postgresql://postgres@127.0.0.1:5432/seliq_bench_peer_1"
+
+
+# Our names -> PostGraphile's (Amber preset), for the fields the two dashboards select.
+PEER_NAMES = {"incidents": "allIncidents", "id": "rowId", "alerts": "alertsByIncidentId",
+              "timeline": "timelineEventsByIncidentId"}
+
+
+def _fields(selection_set: Any) -> list[Any]:
+    """The fields a selection selects, by name, with what each selects in turn."""
+    return [
+        (node.name.value, _fields(node.selection_set) if node.selection_set else None)
+        for node in selection_set.selections
+    ]
+
+
+def _renamed(fields: list[Any]) -> list[Any]:
+    return [(PEER_NAMES.get(name, name), _renamed(inner) if inner else None)
+            for name, inner in fields]
+
+
+def test_postgraphile_gets_the_dashboards_fields() -> None:
+    """The PostGraphile dashboard is written by hand in its naming: it must select what the
+    bench dashboard selects, field for field (the bench checks the rows when it runs)."""
+    ours = parse(DASHBOARD).definitions[0]
+    theirs = parse(peer.PEER_DASHBOARD).definitions[0]
+    assert isinstance(ours, OperationDefinitionNode)
+    assert isinstance(theirs, OperationDefinitionNode)
+    assert _renamed(_fields(ours.selection_set)) == _fields(theirs.selection_set)
