@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import ARRAY, Select, String, bindparam, func, literal_column, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import util as sql_util
@@ -198,6 +199,16 @@ def child_workspaces(model: Any, dialect: str) -> Select[Any]:
 # ---- running -----------------------------------------------------------------------------------
 
 
+def _json_text(values: list[Any]) -> str:
+    """A list as JSON text for SQLite's `json_each`: orjson (a sixth of `json.dumps`' time, on
+    every nested list of every request), or `json` for what orjson refuses (a lone surrogate in
+    a hostile filter value, an integer past 64 bits)."""
+    try:
+        return orjson.dumps(values).decode()
+    except TypeError:
+        return json.dumps(values)
+
+
 @dataclass
 class Compiled:
     """A statement as sent to the driver: its text, parameter names in order, default values,
@@ -215,7 +226,7 @@ class Compiled:
         for name in self.names:
             value = values[name] if name in values else self.defaults[name]
             if name in self.json_lists:
-                value = json.dumps(value)
+                value = _json_text(value)
             else:
                 processor = self.processors.get(name)
                 if processor is not None and value is not None:
