@@ -21,7 +21,6 @@ from gateway.domain.errors import InvalidInput
 from gateway.domain.listing import IN, Listing
 from gateway.domain.metrics import record_graphql_fallback
 from gateway.domain.pagination import PageArgs, SortKey, decode_cursor, page_args
-from gateway.domain.storage.engine import connected
 from gateway.domain.tenancy.workspaces import SLUG_RE
 from gateway.web.operations import NodeShape
 from schema.context import Context
@@ -116,9 +115,8 @@ class Run:
 
     async def reader(self) -> Reader:
         if self._reader is None:
-            connection = await self.stack.enter_async_context(
-                connected(self.plans.read_engine(self.context))
-            )
+            # Outside a transaction (see `schema.plan.statements`), kept between requests.
+            connection = await self.stack.enter_async_context(self.context.db.plan_reads())
             self._reader = Reader(connection)
         return self._reader
 
@@ -579,20 +577,6 @@ class Plans:
         self.fell_back = 0
         self._plans: OrderedDict[Key, Entry] = OrderedDict()
         self._processors: dict[Any, list[Any]] = {}
-        self._engines: dict[int, Any] = {}
-
-    def read_engine(self, context: Context) -> Any:
-        """The engine plans read with: on PostgreSQL in autocommit (no BEGIN/ROLLBACK around
-        the reads, see `schema.plan.statements`)."""
-        engine = context.db.engine
-        if context.db.is_sqlite:
-            return engine
-        found = self._engines.get(id(engine))
-        if found is None:
-            found = self._engines[id(engine)] = engine.execution_options(
-                isolation_level="AUTOCOMMIT"
-            )
-        return found
 
     def processors(self, model: Any, names: tuple[str, ...], reader: Reader) -> list[Any]:
         """How each column of raw driver rows becomes what SQLAlchemy would read (nothing to

@@ -27,10 +27,11 @@ def _opened(db: Database, how: str) -> Callable[[], AbstractAsyncContextManager[
         "read session": db.read,
         "write session": db.write,
         "connection": lambda: connected(db.engine),
+        "plan reads": db.plan_reads,
     }[how]
 
 
-@pytest.mark.parametrize("how", ["read session", "write session", "connection"])
+@pytest.mark.parametrize("how", ["read session", "write session", "connection", "plan reads"])
 async def test_a_statement_cancelled_in_flight_ends_in_cancelled_error(
     db: Database, how: str
 ) -> None:
@@ -53,3 +54,5 @@ async def test_a_statement_cancelled_in_flight_ends_in_cancelled_error(
         started.clear()
     async with db.read() as session:  # the pool hands out a working connection afterwards
         assert (await session.execute(text("SELECT 1"))).scalar() == 1
+    async with db.plan_reads() as conn:  # and so do the connections the plans keep
+        assert (await conn.execute(text("SELECT 1"))).scalar() == 1

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 from gateway.domain.errors import Unavailable
 from gateway.domain.storage import bulk, deadline, round_trips, sqlite_driver
 from gateway.domain.storage.group_commit import GroupCommit, Prepare
+from gateway.domain.storage.held import HeldConnections
 from gateway.domain.storage.round_trips import (  # counted there; importable from here too
     StatementCounter as StatementCounter,
 )
@@ -41,6 +42,9 @@ SQLITE_POOL_SIZE = 16
 RETRY_AFTER_SECONDS = 2
 # PostgreSQL: group-commit transactions of different workspaces that may run at once.
 PG_PARALLEL_GROUPS = 4
+# Connections the plans' reads keep between requests (`held`): the bench's and a busy
+# dashboard's concurrency. They come out of the pool, which is sized with them in mind.
+HELD_PLAN_CONNECTIONS = 8
 # PostgreSQL: lock_not_available, deadlock_detected, serialization_failure, query_canceled.
 _PG_RETRYABLE = frozenset({"55P03", "40P01", "40001", "57014"})
 
@@ -131,7 +135,7 @@ class Database:
         else:
             # No `pool_pre_ping`: it costs three round trips before every checkout's first
             # statement; `round_trips.watch` pings only connections that sat idle.
-            kwargs.update(pool_size=10, max_overflow=10)
+            kwargs.update(pool_size=10 + HELD_PLAN_CONNECTIONS, max_overflow=10)
             # The same patience as SQLite's busy timeout: a write blocked on a row lock for
             # longer fails (SQLSTATE 55P03), which the ingestion doors answer with 503.
             kwargs["connect_args"] = {"server_settings": {"lock_timeout": str(BUSY_TIMEOUT_MS)}}
@@ -158,12 +162,28 @@ class Database:
         # SQLite has one writer; on PostgreSQL groups of different workspaces commit side by
         # side, each on a connection of its own (a few: the pool serves the reads too).
         self.grouped = GroupCommit(self, parallel=1 if self.is_sqlite else PG_PARALLEL_GROUPS)
+        # The plans' reads: no transaction (SQLite's reads never begin one; PostgreSQL's run in
+        # autocommit, each statement its own snapshot), on connections kept between requests.
+        plan_engine = self.engine if self.is_sqlite else self.engine.execution_options(
+            isolation_level="AUTOCOMMIT"
+        )
+        self._plan_reads = HeldConnections(
+            plan_engine, keep=HELD_PLAN_CONNECTIONS, ping_idle=not self.is_sqlite
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reads; its transaction is rolled back (nothing to keep) at the end."""
         async with cancellation_kept(), self._read_sessions() as session:
             yield session
+
+    @asynccontextmanager
+    async def plan_reads(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads outside any transaction (the cached plans'), taken from the
+        ones kept between requests (`gateway.domain.storage.held`); its cancellation stays a
+        cancellation (`cancellation_kept`)."""
+        async with cancellation_kept(), self._plan_reads.connection() as connection:
+            yield connection
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -212,4 +232,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.grouped.close()
+        await self._plan_reads.close()
         await self.engine.dispose()

@@ -88,6 +88,8 @@ def _before_cursor_execute(
 
 def _ending(statement: str) -> Any:
     def listener(conn: Connection) -> None:
+        if conn.invalidated:
+            return  # a connection found dead: ending its transaction sends nothing
         if in_transaction(conn.connection.dbapi_connection):
             count(statement)
 
