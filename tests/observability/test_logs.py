@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -155,3 +156,23 @@ def test_formatter_masks_anything_shaped_like_a_secret() -> None:
     assert redact("seliq.access seliq_abcd") == "seliq.access seliq_abcd"  # short: not a secret
     assert redact("auth: BeArEr abc.def") == "auth: BeArEr [redacted]"  # any case
     assert list(iter_log_lines(f"banner\n{line}\n")) == [entry]
+
+
+@pytest.mark.parametrize(
+    "now", [86400.0, 86401.0009, 1765128994.5, 1765128994.999, 1765128995.0001]
+)
+def test_each_line_is_stamped_in_utc_to_the_millisecond(
+    now: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The formatter writes the second once per second (a cache), and the milliseconds of each
+    line: what `isoformat(timespec="milliseconds")` of the record's time gives."""
+    formatter = JsonFormatter()
+    for at in (now - 1, now):  # a line of the second before, then one of this second
+        clock = logging.time  # type: ignore[attr-defined]
+        monkeypatch.setattr(clock, "time", lambda at=at: at)
+        monkeypatch.setattr(clock, "time_ns", lambda at=at: int(at * 1e9))
+        record = logging.getLogger("seliq.test").makeRecord(
+            "seliq.test", logging.INFO, __file__, 1, "tick", (), None
+        )
+        expected = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+        assert orjson.loads(formatter.format(record))["ts"] == expected.replace("+00:00", "Z")
