@@ -265,7 +265,7 @@ class Bench:
 
     def t1_t2(self) -> None:
         gateway, reference = self.servers["gateway"], self.servers["reference"]
-        for key, first, target in (("T1", 50, ">= 0.5"), ("T2", 100, ">= 0.4")):
+        for key, first, target in (("T1", 50, ">= 0.8"), ("T2", 100, ">= 0.4")):
             if not self.wants(key):
                 continue
             self.throughput_ratio(

@@ -12,7 +12,9 @@ numbering every child with a window function), on PostgreSQL a LATERAL join.
 `Reader` runs them on the driver's own connection, compiled once per shape by SQLAlchemy: on
 SQLite the aiosqlite connection (one hop to its thread per statement instead of SQLAlchemy's
 four), on PostgreSQL the asyncpg connection of a pooled connection in autocommit (no
-BEGIN/ROLLBACK around reads: each statement reads its own snapshot, as each SQLite read does).
+BEGIN/ROLLBACK around reads: each statement reads its own snapshot, as each SQLite read does);
+the connection is `Database.plan_reads()`'s, kept between requests
+(`gateway.domain.storage.held`).
 Both hand back raw values that `schema.plan.values` converts as the schema's scalars would;
 SQLAlchemy's result processing, a fifth of a PostgreSQL dashboard's time (measured with py-spy:
 its timestamp type decorator alone 15%), is skipped. Another driver goes through SQLAlchemy
