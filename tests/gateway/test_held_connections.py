@@ -4,6 +4,7 @@ request, and on PostgreSQL one that sat idle is pinged (counted) and replaced wh
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -55,7 +56,7 @@ async def postgres_db(postgres_database: backends.PostgresDatabase) -> AsyncIter
     await database.dispose()
 
 
-async def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(
+async def test_a_connection_the_server_closed_is_replaced_and_an_idle_one_pinged(
     postgres_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = postgres_db
@@ -67,13 +68,19 @@ async def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(
         async with db.plan_reads() as conn:  # in steady use: no ping
             assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar() == pid
         assert counter.statements == ["SELECT pg_backend_pid()"]
-        async with db.engine.connect() as admin:  # the server cuts the idle connection
+        async with db.engine.connect() as admin:  # the server ends the waiting connection
             await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await asyncio.sleep(0.2)  # asyncpg hears the connection close
+        counter.statements.clear()
+        async with db.plan_reads() as conn:  # replaced without a round trip to find out
+            replaced = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
+        assert replaced != pid
+        assert counter.statements == ["SELECT pg_backend_pid()"]
+        # One that sat idle longer than the limit is pinged first, and the ping is counted.
         monkeypatch.setattr(held, "IDLE_PING_SECONDS", 0.0)
         counter.statements.clear()
         async with db.plan_reads() as conn:
-            replaced = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
-        assert replaced != pid
-        assert counter.statements[0] == "SELECT 1"  # the ping that found it dead, counted
+            assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar() == replaced
+        assert counter.statements == ["SELECT 1", "SELECT pg_backend_pid()"]
     finally:
         current_counter.reset(token)

@@ -43,7 +43,8 @@ RETRY_AFTER_SECONDS = 2
 # PostgreSQL: group-commit transactions of different workspaces that may run at once.
 PG_PARALLEL_GROUPS = 4
 # Connections the plans' reads keep between requests (`held`): the bench's and a busy
-# dashboard's concurrency. They come out of the pool, which is sized with them in mind.
+# dashboard's concurrency. They come out of the pool, whose base is larger by as many (on
+# PostgreSQL the most a process opens stays 20).
 HELD_PLAN_CONNECTIONS = 8
 # PostgreSQL: lock_not_available, deadlock_detected, serialization_failure, query_canceled.
 _PG_RETRYABLE = frozenset({"55P03", "40P01", "40001", "57014"})
@@ -135,7 +136,10 @@ class Database:
         else:
             # No `pool_pre_ping`: it costs three round trips before every checkout's first
             # statement; `round_trips.watch` pings only connections that sat idle.
-            kwargs.update(pool_size=10 + HELD_PLAN_CONNECTIONS, max_overflow=10)
+            # At most 20 connections, as before the held ones: they are part of the base pool.
+            kwargs.update(
+                pool_size=10 + HELD_PLAN_CONNECTIONS, max_overflow=10 - HELD_PLAN_CONNECTIONS
+            )
             # The same patience as SQLite's busy timeout: a write blocked on a row lock for
             # longer fails (SQLSTATE 55P03), which the ingestion doors answer with 503.
             kwargs["connect_args"] = {"server_settings": {"lock_timeout": str(BUSY_TIMEOUT_MS)}}

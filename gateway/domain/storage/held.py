@@ -42,23 +42,31 @@ class HeldConnections:
         conn = await self._take()
         try:
             yield conn
+            await self._give_back(conn)
         except BaseException:
+            # Failed, cancelled (at any await, the give-back's rollback included): whatever the
+            # connection was doing, the pool resets it, or drops it.
             await _discard(conn)
             raise
-        await self._give_back(conn)
 
     async def _take(self) -> AsyncConnection:
         while self._idle:
             conn, since = self._idle.pop()
+            if _closed_by_server(conn):  # noticed by the driver: no round trip to find out
+                await _discard(conn)
+                continue
             if not self.ping_idle or time.monotonic() - since <= IDLE_PING_SECONDS:
                 return conn
             try:
                 await conn.exec_driver_sql("SELECT 1")
-            except Exception:
-                # Dead (a server restart, a cut connection): SQLAlchemy has invalidated it.
+                await conn.rollback()  # the ping's (autocommit: nothing is sent)
+            except BaseException as exc:
+                # Dead (a server restart, a cut connection), or the request was cancelled
+                # meanwhile: back to the pool either way, never to the list.
                 await _discard(conn)
+                if not isinstance(exc, Exception):
+                    raise
                 continue
-            await conn.rollback()  # the ping's (autocommit: nothing is sent)
             return conn
         return await self.engine.connect()
 
@@ -78,9 +86,21 @@ class HeldConnections:
             await conn.close()
 
 
+def _closed_by_server(conn: AsyncConnection) -> bool:
+    """asyncpg knows when the server closed a connection (a restart, a terminated backend)."""
+    if conn.invalidated:
+        return True
+    driver = conn.sync_connection.connection.driver_connection if conn.sync_connection else None
+    is_closed = getattr(driver, "is_closed", None)
+    return bool(is_closed()) if callable(is_closed) else False
+
+
 async def _discard(conn: AsyncConnection) -> None:
-    """Back to the pool, which resets it (or drops it, when SQLAlchemy found it broken). A
-    transaction is ended first: SQLAlchemy will not close a connection inside one that broke."""
+    """Back to the pool, which resets it, or invalidated when it is known dead (so the pool
+    opens a new one instead of handing it out again). A transaction is ended first: SQLAlchemy
+    will not close a connection inside one that broke."""
+    if not conn.invalidated and _closed_by_server(conn):
+        await conn.invalidate()
     if conn.invalidated or conn.in_transaction():
         await conn.rollback()
     await conn.close()
