@@ -43,12 +43,13 @@ class JsonFormatter(logging.Formatter):
 
     def _timestamp(self, record: logging.LogRecord) -> str:
         """`2026-12-07T17:36:34.123Z`: what `datetime.isoformat(timespec="milliseconds")` of
-        `record.created` in UTC gives, the milliseconds being logging's own `msecs`."""
-        second = int(record.created)
+        `record.created` in UTC gives (rounded to the microsecond, then cut to milliseconds;
+        logging's own `msecs` cuts the float, one millisecond early at times)."""
+        second, micros = divmod(round(record.created * 1_000_000), 1_000_000)
         if second != self._second:
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second = second
-        return f"{self._second_text}.{int(record.msecs):03d}Z"
+        return f"{self._second_text}.{micros // 1000:03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -88,9 +89,8 @@ def configure_logging(
     handler.setFormatter(JsonFormatter() if json else logging.Formatter("%(message)s"))
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # Nothing we write names the caller's source line, thread or process: the Python docs'
-    # "Optimization" knobs turn their lookups off (findCaller walks the stack on every line).
-    logging._srcfile = None  # type: ignore[attr-defined]
+    # Nothing we write names the thread or process: the Python docs' "Optimization" knobs turn
+    # their lookups off. (The caller's source line stays: `stack_info=True` needs it.)
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
