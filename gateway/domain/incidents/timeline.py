@@ -16,6 +16,7 @@ from gateway.domain import ids
 from gateway.domain.events import hub as events
 from gateway.domain.listing import Listing
 from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
+from gateway.domain.storage import bulk
 from gateway.domain.storage.models import EVENT_TYPES, Incident, TimelineEvent
 from gateway.domain.storage.rows import counts_per_parent, limited_per_parent
 from gateway.domain.timeutil import utcnow
@@ -37,7 +38,10 @@ def record(
 ) -> TimelineEvent:
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown timeline event type {type_!r}")
-    event = TimelineEvent(
+    # Append-only: in a write session it goes in with the group's other events, in bulk.
+    event = bulk.insert_later(
+        session,
+        TimelineEvent,
         id=ids.new_id(ids.EVENT),
         workspace_id=incident.workspace_id,
         incident_id=incident.id,
@@ -47,7 +51,6 @@ def record(
         message=message,
         data=data or {},
     )
-    session.add(event)
     # Subscribers (`incidentEvents`) hear of it once the transaction commits.
     events.record(
         session,

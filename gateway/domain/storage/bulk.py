@@ -83,6 +83,19 @@ def add(session: Any, row: SQLModel) -> None:
     _pending(sync).setdefault(table, {})[id(row)] = row
 
 
+def insert_later(session: Any, model: type[M], **values: Any) -> M:
+    """A new `model` row that nothing changes before the commit (a timeline event, a webhook
+    delivery), inserted at the session's next flush: with the other new rows of its table in a
+    write session (`new_row`, `add`), else by an ordinary `session.add`."""
+    if isinstance(getattr(session, "sync_session", session), WriteSession):
+        row = new_row(model, **values)
+        add(session, row)
+        return row
+    row = model(**values)
+    session.add(row)
+    return row
+
+
 def is_pending(session: Any, row: SQLModel) -> bool:
     """`row` was `add`ed and is not inserted yet."""
     sync = getattr(session, "sync_session", session)
