@@ -23,6 +23,7 @@ from gateway.web.operations import NodeShape, OperationRefused, Outcome
 from schema.build import build_schema, format_error, result_to_json
 from schema.context import make_context
 from schema.limits import Estimate, Limits, charge, estimate
+from schema.plan.mutations import DirectMutations
 from schema.plan.run import Plans
 from schema.subscriptions import WEBSOCKET_ONLY
 
@@ -43,6 +44,11 @@ class GraphQLExecutor:
         self.limiter = limiter or LocalLimiter()
         # Repeated read operations run from cached plans (schema/plan/), not field by field.
         self.plans = Plans(self.schema._schema, self.limits.max_tokens)
+        # ... and repeated mutations of the kind the webhook sends, without the executor too.
+        self.mutations = DirectMutations(
+            self.schema._schema, self.limits.max_tokens, self.plans.scalar_registry,
+            self.plans.config,
+        )
         # (query, operation, variables' shape) -> its estimate: the analysis walks the whole
         # document, and dashboards send the same operation with the same variables again and
         # again (see `_shape` for what of the variables counts).
@@ -97,6 +103,10 @@ class GraphQLExecutor:
             data, shaped = answer
             answered = {"data": data, "extensions": _cost(estimate)}
             return Outcome(body=answered, not_executed=False, shaped=shaped)
+        if allow_mutations:
+            direct = await self.mutations.answer(query, operation_name, variables, context)
+            if direct is not None:
+                return Outcome(body=_direct_body(direct, request_id, estimate), not_executed=False)
         try:
             result = await self.schema.execute(
                 query,
@@ -126,6 +136,8 @@ class GraphQLExecutor:
         body = result_to_json(result, context)
         if not result.errors:
             self.plans.learn(query, operation_name)
+            if allow_mutations:
+                self.mutations.learn(query, operation_name)
         extensions: dict[str, Any] = body.setdefault("extensions", {})  # type: ignore[call-overload]
         extensions.update(_cost(estimate))
         not_executed = result.data is None and bool(result.errors) and all(
@@ -133,6 +145,16 @@ class GraphQLExecutor:
             for err in result.errors or []
         )
         return Outcome(body=body, not_executed=not_executed)
+
+
+def _direct_body(answer: dict[str, Any], request_id: str, estimate: Estimate) -> dict[str, Any]:
+    """A direct mutation's answer in `result_to_json`'s form: errors, data, extensions."""
+    body: dict[str, Any] = {}
+    if answer.get("errors"):
+        body["errors"] = [format_error(err, request_id) for err in answer["errors"]]
+    body["data"] = answer["data"]
+    body["extensions"] = _cost(estimate)
+    return body
 
 
 # Strings longer than this stand for any string in the estimate cache's key.

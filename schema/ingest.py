@@ -25,7 +25,7 @@ from gateway.domain.metrics import record_ingested
 from gateway.domain.pagination import PageArgs
 from gateway.domain.storage.models import WebhookDelivery as WebhookDeliveryRow
 from schema.alerts import Alert
-from schema.context import Info
+from schema.context import Context, Info
 from schema.enums import AlertStatus, Severity
 from schema.errors import UserError, user_error
 from schema.incidents import Incident
@@ -203,7 +203,12 @@ def _request_of(input: IngestAlertInput) -> tuple[Any, str | None]:
 
 async def resolve_ingest_alert(info: Info, input: IngestAlertInput) -> IngestAlertPayload:
     """Ingest one alert or a batch: deduplicate, correlate, commit, then answer."""
-    ctx = info.context
+    return await ingest_alert(info.context, input)
+
+
+async def ingest_alert(ctx: Context, input: IngestAlertInput) -> IngestAlertPayload:
+    """The resolver's work, of the context alone: what `schema.plan.mutations` calls for the
+    documents it answers without the standard executor (the webhook's, one per alert)."""
     ctx.require_write()
     principal = ctx.principal
     via_webhook = isinstance(principal, WebhookPrincipal)
