@@ -40,4 +40,8 @@ is: a column, a reference, a nested list, a computed value; the root fields), `c
 selections and the generated builders), `compiler` (document to plan), `statements` (the SQL,
 and reading it), `jsonsql` (on PostgreSQL, nodes built as JSON by the database) and `run`
 (`Plans`, the cache, and running a plan).
+
+Mutations are not plans, but the one the webhook sends for every alert is answered the same
+way (`mutations`: learned after the standard executor ran it, its root field's function called
+directly and the plain fields of its result written by the selection).
 """
