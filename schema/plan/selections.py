@@ -19,7 +19,7 @@ from graphql import FieldNode, GraphQLField
 from gateway.domain.pagination import encode_cursor
 from gateway.web.operations import ShapeField, walk
 from schema.plan.complete import Complete
-from schema.plan.values import Fallback, datetime_value, same_value, sort_value
+from schema.plan.values import EnumValue, Fallback, datetime_value, same_value, sort_value
 
 # Per request: what each relation read, by id of its plan.
 Fetched = dict[int, Any]
@@ -81,6 +81,7 @@ class RefPlan:
     target: ObjectPlan | None
     id_fields: list[tuple[str, str]]  # (response key, "id" | "__typename") when target is None
     value: RowValue | None = None
+    id_value: RowValue | None = None  # just the id, where `value` would have an object
 
 
 @dataclass
@@ -244,6 +245,7 @@ def finish(obj: ObjectPlan, layout: list[str]) -> None:
             if relation.target is not None:
                 finish(relation.target, relation.target.layout)
             relation.value = _ref_value(relation, obj, index)
+            relation.id_value = _ref_value(relation, obj, index, id_only=True)
         elif isinstance(relation, ChildrenPlan):
             finish(relation.target, relation.target.layout)
             relation.value = _children_value(relation, index)
@@ -268,7 +270,11 @@ def _connection_value(plan: ConnectionPlan, parent: dict[str, int]) -> RowValue:
     return value
 
 
-def _ref_value(plan: RefPlan, parent_plan: ObjectPlan, parent: dict[str, int]) -> RowValue:
+def _ref_value(
+    plan: RefPlan, parent_plan: ObjectPlan, parent: dict[str, int], *, id_only: bool = False
+) -> RowValue:
+    """The referenced object's JSON; with `id_only`, its id where the object would be (what a
+    REST resource's `workspace_id` reads, without building `{"id": ...}` to take it apart)."""
     plan_id = id(plan)
     ref_at = parent[plan.attribute]
     scope_at = parent[parent_plan.scope_attribute]
@@ -285,6 +291,8 @@ def _ref_value(plan: RefPlan, parent_plan: ObjectPlan, parent: dict[str, int]) -
             if not nullable:
                 raise Fallback("value", f"a {type_name} that must be there is missing")
             return None
+        if id_only:
+            return ref_id
         if target is None:
             return {key: ref_id if name == "id" else type_name for key, name in plan.id_fields}
         assert target.build is not None
@@ -353,6 +361,17 @@ def _generated(type_name: str, items: list[str], namespace: dict[str, Any]) -> B
     return build
 
 
+def _composed(enum: EnumValue, rest: Callable[[Any], Any]) -> dict[Any, Any]:
+    """Stored value -> REST value for every value of the enum the REST converter takes."""
+    composed = {}
+    for stored, name in enum.names.items():
+        try:
+            composed[stored] = rest(name)
+        except (KeyError, ValueError, TypeError):
+            continue
+    return composed
+
+
 # A REST resource as `rest_compat.shapes.Shape` declares it (`gateway.web.operations.NodeShape`).
 ShapeFields = tuple[ShapeField, ...]
 
@@ -376,10 +395,28 @@ def shaped_builder(plan: ObjectPlan, shape: ShapeFields) -> Builder:
             continue
         if path[0] not in fields:
             raise Fallback("unsupported_field", f"{plan.type_name}: no {path[0]} for {key}")
-        value = _field_value(*fields[path[0]], index, namespace)
-        if len(path) > 1:
-            namespace[f"path{position}"] = path[1:]
-            value = f"_walk({value}, path{position})"
+        number, kind, payload = fields[path[0]]
+        if kind == "column" and len(path) == 1 and convert is not None \
+                and isinstance(payload.convert, EnumValue):
+            # A stored enum value straight to the REST one: one lookup instead of two calls;
+            # a value the table lacks takes the two calls (and their errors).
+            namespace[f"enum{position}"] = _composed(payload.convert, convert)
+            namespace[f"rest{position}"], namespace[f"convert{number}"] = convert, payload.convert
+            items.append(
+                f"{key!r}: (None if (v{position} := row[{index[payload.attribute]}]) is None "
+                f"else enum{position}.get(v{position}) or "
+                f"rest{position}(convert{number}(v{position})))"
+            )
+            continue
+        if kind == "ref" and len(path) == 2 and payload.target is None \
+                and (path[1], "id") in payload.id_fields:
+            namespace[f"ref{position}"] = payload.id_value  # a reference's id, as is
+            value = f"ref{position}(row, fetched)"
+        else:
+            value = _field_value(number, kind, payload, index, namespace)
+            if len(path) > 1:
+                namespace[f"path{position}"] = path[1:]
+                value = f"_walk({value}, path{position})"
         if convert is not None:
             namespace[f"rest{position}"] = convert
             value = f"(None if (v{position} := {value}) is None else rest{position}(v{position}))"
