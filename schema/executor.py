@@ -46,8 +46,8 @@ class GraphQLExecutor:
         self.plans = Plans(self.schema._schema, self.limits.max_tokens)
         # ... and repeated mutations of the kind the webhook sends, without the executor too.
         self.mutations = DirectMutations(
-            self.schema._schema, self.limits.max_tokens, self.plans.scalar_registry,
-            self.plans.config,
+            self.schema._schema, self.plans.fields, self.limits.max_tokens,
+            self.plans.scalar_registry, self.plans.config,
         )
         # (query, operation, variables' shape) -> its estimate: the analysis walks the whole
         # document, and dashboards send the same operation with the same variables again and

@@ -6,14 +6,15 @@ function call (py-spy, T6): building the execution context, resolving the root f
 its extensions, completing a handful of plain fields. A mutation document is learned as a
 query's plan is (after the standard executor answered it once without errors), and compiled
 when its operation's only root field is in `DIRECT` (the function its resolver calls, taking
-the context and the arguments) and every field selected below it is plain: no resolver (its
-value is the attribute of the object above), no argument, no directive and no fragment
-(`__typename` is fine). A request then
+the context and the arguments) and every field selected below it is plain (no resolver: its
+value is the attribute of the object above; fragments and literal `@include` / `@skip` are
+fine). A request then
 - coerces its variables, then the field's arguments, exactly as the executor does
   (graphql-core's coercion, then Strawberry's conversion); anything refused there goes to the
   standard executor, which reports it, before the function ran;
-- calls the function, and writes what it returned by the selection with the schema's own leaf
-  serializers (`GraphQLScalarType.serialize`, `GraphQLEnumType.serialize`);
+- calls the function, and writes what it returned by the selection as the plans write a
+  computed value (`schema.plan.complete`: the schema's own leaf serializers, graphql-core's
+  field collection);
 - when the function raises, answers as the executor does: the error located at the root
   field, formatted by `format_error` (the caller's), and `data` null (`DIRECT` fields are
   non-null). A null where the schema promises a value is a bug of ours: it is answered as an
@@ -33,18 +34,11 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FieldNode,
-    GraphQLEnumType,
     GraphQLError,
     GraphQLField,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLScalarType,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
     located_error,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
@@ -53,23 +47,21 @@ from strawberry.types.arguments import convert_arguments
 from schema.context import Context
 from schema.ingest import ingest_alert
 from schema.limits import parse_document
+from schema.plan.compiler import Compiler, directive_variables
+from schema.plan.complete import Complete, completer
+from schema.plan.fields import Fields
+from schema.plan.values import Unsupported
 
 # Root mutation fields whose resolver is one call of a function of the context and the
 # converted arguments (the resolver reads nothing else of `info`).
 DIRECT: dict[str, Callable[..., Awaitable[Any]]] = {"ingestAlert": ingest_alert}
 MAX_DOCUMENTS = 256
-TYPENAME = "__typename"
 
 
 class NotDirect(Exception):
     """The document, or this request, is for the standard executor."""
 
 
-class _Null(Exception):
-    """A null where the schema promises a value (our bug, answered as an unexpected error)."""
-
-
-Write = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -79,15 +71,16 @@ class DirectMutation:
     definition: GraphQLField
     strawberry_field: Any
     call: Callable[..., Awaitable[Any]]
-    write: Write  # the function's result -> the field's JSON value
+    write: Complete  # the function's result -> the field's JSON value
 
 
 class DirectMutations:
     """Learned mutation documents, compiled once (or known not to compile)."""
 
-    def __init__(self, schema: GraphQLSchema, max_tokens: int, scalar_registry: Any,
-                 config: Any) -> None:
+    def __init__(self, schema: GraphQLSchema, fields: Fields, max_tokens: int,
+                 scalar_registry: Any, config: Any) -> None:
         self.schema = schema
+        self.fields = fields
         self.max_tokens = max_tokens
         self.scalar_registry = scalar_registry
         self.config = config
@@ -168,77 +161,14 @@ class DirectMutations:
         if call is None or mutation_type is None or field_node.directives:
             raise NotDirect("not a direct field")
         definition = mutation_type.fields[name]
-        write = self._writer(definition.type, field_node.selection_set)
+        if directive_variables(document):
+            raise NotDirect("@include / @skip read a variable")
+        compiler = Compiler(self.schema, self.fields, document, operation, {})
+        try:  # the same serialization as the plans' computed values
+            write = completer(compiler, definition.type, [field_node])
+        except Unsupported as exc:
+            raise NotDirect(str(exc)) from None
         return DirectMutation(
             operation, field_node, definition,
             definition.extensions["strawberry-definition"], call, write,
         )
-
-    def _writer(self, output: GraphQLOutputType, selection: SelectionSetNode | None) -> Write:
-        """What writes a value of `output` selected by `selection` as JSON."""
-        if isinstance(output, GraphQLNonNull):
-            inner = self._writer(output.of_type, selection)
-
-            def required(value: Any) -> Any:
-                if value is None:
-                    raise _Null(str(output))
-                return inner(value)
-
-            return required
-        if isinstance(output, GraphQLList):
-            item = self._writer(output.of_type, selection)
-            return lambda value: None if value is None else [item(v) for v in value]
-        if isinstance(output, GraphQLScalarType | GraphQLEnumType):
-            if selection is not None:
-                raise NotDirect("a selection on a leaf")
-            serialize = output.serialize
-            return lambda value: None if value is None else _leaf(serialize(value))
-        if isinstance(output, GraphQLObjectType) and selection is not None:
-            return self._object_writer(output, selection)
-        raise NotDirect(f"{output} is not written directly")
-
-    def _object_writer(self, object_type: GraphQLObjectType, selection: SelectionSetNode) -> Write:
-        fields: list[tuple[str, str | None, Write | None]] = []  # key, attribute, writer
-        by_name = {
-            self.config.name_converter.from_field(f): f
-            for f in object_type.extensions["strawberry-definition"].fields
-        }
-        for node in selection.selections:
-            if not isinstance(node, FieldNode) or node.directives or node.arguments:
-                raise NotDirect("fragments, directives or arguments below the root")
-            key = (node.alias or node.name).value
-            if node.name.value == TYPENAME:
-                fields.append((key, None, None))
-                continue
-            strawberry_field = by_name.get(node.name.value)
-            definition = object_type.fields.get(node.name.value)
-            if strawberry_field is None or definition is None:
-                raise NotDirect(f"{object_type.name}.{node.name.value}")
-            if (strawberry_field.base_resolver is not None or strawberry_field.extensions
-                    or strawberry_field.permission_classes):
-                raise NotDirect(f"{object_type.name}.{node.name.value} has a resolver")
-            fields.append(
-                (key, strawberry_field.python_name,
-                 self._writer(definition.type, node.selection_set))
-            )
-        type_name = object_type.name
-
-        def write(value: Any) -> Any:
-            if value is None:
-                return None
-            out: dict[str, Any] = {}
-            for key, attribute, writer in fields:
-                if writer is None or attribute is None:
-                    out[key] = type_name
-                else:
-                    out[key] = writer(getattr(value, attribute))
-            return out
-
-        return write
-
-
-def _leaf(serialized: Any) -> Any:
-    """graphql-core refuses a leaf its serializer turned into null; so does this."""
-    if serialized is None:
-        raise _Null("a leaf serialized to null")
-    return serialized
