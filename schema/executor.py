@@ -106,7 +106,9 @@ class GraphQLExecutor:
         if allow_mutations:
             direct = await self.mutations.answer(query, operation_name, variables, context)
             if direct is not None:
-                return Outcome(body=_direct_body(direct, request_id, estimate), not_executed=False)
+                answered = result_to_json(direct, context)
+                answered["extensions"] = _cost(estimate)
+                return Outcome(body=answered, not_executed=False)
         try:
             result = await self.schema.execute(
                 query,
@@ -145,16 +147,6 @@ class GraphQLExecutor:
             for err in result.errors or []
         )
         return Outcome(body=body, not_executed=not_executed)
-
-
-def _direct_body(answer: dict[str, Any], request_id: str, estimate: Estimate) -> dict[str, Any]:
-    """A direct mutation's answer in `result_to_json`'s form: errors, data, extensions."""
-    body: dict[str, Any] = {}
-    if answer.get("errors"):
-        body["errors"] = [format_error(err, request_id) for err in answer["errors"]]
-    body["data"] = answer["data"]
-    body["extensions"] = _cost(estimate)
-    return body
 
 
 # Strings longer than this stand for any string in the estimate cache's key.

@@ -62,7 +62,11 @@ PAGE_INFO_FIELDS = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor"
 CONDITIONAL = ("include", "skip")
 
 
-def operation_of(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode:
+def operation_of(
+    document: DocumentNode, operation_name: str | None, kind: OperationType = OperationType.QUERY
+) -> OperationDefinitionNode:
+    """The operation `operation_name` picks, if it is one of `kind` (plans: queries; the direct
+    mutations of `schema.plan.mutations`: mutations)."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [
         op for op in operations
@@ -70,8 +74,9 @@ def operation_of(document: DocumentNode, operation_name: str | None) -> Operatio
     ]
     if len(chosen) != 1:
         raise Unsupported("operation", "one operation")
-    if chosen[0].operation != OperationType.QUERY:
-        raise Unsupported(NOT_A_QUERY, "not a query")
+    if chosen[0].operation != kind:
+        raise Unsupported(NOT_A_QUERY if kind == OperationType.QUERY else "operation",
+                          f"not a {kind.value}")
     return chosen[0]
 
 

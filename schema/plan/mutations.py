@@ -1,5 +1,6 @@
-"""Mutations answered without the standard executor: the `ingestAlert` documents the webhook and
-`POST /v1/alerts` send for every alert, and any other document of that kind (issue 16).
+"""Mutations answered without the standard executor: the `ingestAlert` document the webhook
+sends for every alert, and any other document of that kind (issue 16). (`POST /v1/alerts`
+selects `workspace { id }`, which has a resolver: it keeps the executor.)
 
 graphql-core and Strawberry spent about a quarter of a webhook request's CPU around one
 function call (py-spy, T6): building the execution context, resolving the root field through
@@ -42,12 +43,13 @@ from graphql import (
     located_error,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
+from strawberry.types import ExecutionResult
 from strawberry.types.arguments import convert_arguments
 
 from schema.context import Context
 from schema.ingest import ingest_alert
 from schema.limits import parse_document
-from schema.plan.compiler import Compiler, directive_variables
+from schema.plan.compiler import Compiler, directive_variables, operation_of
 from schema.plan.complete import Complete, completer
 from schema.plan.fields import Fields
 from schema.plan.values import Unsupported
@@ -60,8 +62,6 @@ MAX_DOCUMENTS = 256
 
 class NotDirect(Exception):
     """The document, or this request, is for the standard executor."""
-
-
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,9 @@ class DirectMutations:
     async def answer(
         self, query: str, operation_name: str | None, variables: dict[str, Any] | None,
         context: Context,
-    ) -> dict[str, Any] | None:
-        """The answer's `data` and `errors`; None when the standard executor must answer."""
+    ) -> ExecutionResult | None:
+        """The answer, as the standard executor's result would be (`result_to_json` writes
+        both); None when the standard executor must answer."""
         compiled = self._known.get((query, operation_name))
         if compiled is None:
             return None
@@ -121,9 +122,9 @@ class DirectMutations:
         except Exception as exc:  # the executor's answer to a resolver that raised
             error = located_error(exc, [compiled.field_node], [response_key])
             self.answered += 1
-            return {"errors": [error], "data": None}
+            return ExecutionResult(data=None, errors=[error])
         self.answered += 1
-        return {"data": {response_key: value}}
+        return ExecutionResult(data={response_key: value}, errors=None)
 
     def _arguments(self, compiled: DirectMutation, variables: dict[str, Any]) -> dict[str, Any]:
         coerced = get_variable_values(
@@ -141,14 +142,10 @@ class DirectMutations:
         return converted
 
     def _compile(self, document: DocumentNode, operation_name: str | None) -> DirectMutation:
-        operations = [
-            node for node in document.definitions
-            if isinstance(node, OperationDefinitionNode)
-            and (operation_name is None or (node.name and node.name.value == operation_name))
-        ]
-        if len(operations) != 1 or operations[0].operation != OperationType.MUTATION:
-            raise NotDirect("not one mutation")
-        operation = operations[0]
+        try:
+            operation = operation_of(document, operation_name, OperationType.MUTATION)
+        except Unsupported as exc:
+            raise NotDirect(str(exc)) from None
         if operation.directives:
             raise NotDirect("directives")
         selections = operation.selection_set.selections
