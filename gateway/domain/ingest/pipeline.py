@@ -300,6 +300,7 @@ async def _firing_duplicate(
     stmt = (
         lookups.firing_alerts(workspace_id)
         .where(col(Alert.fingerprint) == fingerprint)
+        .order_by(*lookups.NEWEST_FIRST)
         .limit(1)
     )
     return (await session.execute(stmt)).scalars().first()
@@ -323,7 +324,7 @@ async def _resolve(
         select(Alert)
         .where(col(Alert.workspace_id) == workspace.id)
         .where(col(Alert.fingerprint) == item.fingerprint)
-        .order_by(col(Alert.received_at).desc(), col(Alert.id).desc())
+        .order_by(*lookups.NEWEST_FIRST)
     )
     firing = list((await session.execute(stmt.where(col(Alert.status) == "firing"))).scalars())
     if not firing:

@@ -102,9 +102,7 @@ async def _prefetch_firing(
         return
     stmt = lookups.firing_alerts(cache.workspace.id).where(col(Alert.fingerprint).in_(wanted))
     cache.firing = dict.fromkeys(wanted)
-    for alert in (await session.execute(stmt)).scalars():
-        if cache.firing[alert.fingerprint] is None:
-            cache.firing[alert.fingerprint] = alert
+    cache.firing.update(lookups.newest((await session.execute(stmt)).scalars()))
     incident_ids = sorted({a.incident_id for a in cache.firing.values() if a and a.incident_id})
     # Locked and re-read, as `_locked_incident` does for one alert; afterwards the pipeline
     # finds them in the session without asking again.

@@ -137,6 +137,8 @@ class Alert(SQLModel, table=True):
         Index("ix_alerts_ws_received", "workspace_id", "received_at", "id"),
         Index("ix_alerts_incident_received", "incident_id", "received_at", "id"),
         Index("ix_alerts_ws_fingerprint_status", "workspace_id", "fingerprint", "status"),
+        Index("ix_alerts_ws_fingerprint_received", "workspace_id", "fingerprint", "received_at",
+              "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
