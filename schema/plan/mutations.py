@@ -11,8 +11,9 @@ the context and the arguments) and every field selected below it is plain (no re
 value is the attribute of the object above; fragments and literal `@include` / `@skip` are
 fine). A request then
 - coerces its variables, then the field's arguments, exactly as the executor does
-  (graphql-core's coercion, then Strawberry's conversion); anything refused there goes to the
-  standard executor, which reports it, before the function ran;
+  (graphql-core's coercion, then Strawberry's conversion, decided once per document by
+  `schema.plan.inputs`); anything refused there goes to the standard executor, which reports
+  it, before the function ran;
 - calls the function, and writes what it returned by the selection as the plans write a
   computed value (`schema.plan.complete`: the schema's own leaf serializers, graphql-core's
   field collection);
@@ -27,6 +28,7 @@ for byte, over selections and inputs beyond the webhook's.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -52,6 +54,7 @@ from schema.limits import parse_document
 from schema.plan.compiler import Compiler, directive_variables, operation_of
 from schema.plan.complete import Complete, completer
 from schema.plan.fields import Fields
+from schema.plan.inputs import NotCompiled, arguments_converter
 from schema.plan.values import Unsupported
 
 # Root mutation fields whose resolver is one call of a function of the context and the
@@ -72,6 +75,7 @@ class DirectMutation:
     strawberry_field: Any
     call: Callable[..., Awaitable[Any]]
     write: Complete  # the function's result -> the field's JSON value
+    convert: Callable[[dict[str, Any]], dict[str, Any]]  # Strawberry's argument conversion
 
 
 class DirectMutations:
@@ -136,10 +140,7 @@ class DirectMutations:
             raw = get_argument_values(compiled.definition, compiled.field_node, coerced)
         except GraphQLError:
             raise NotDirect("arguments the standard executor refuses") from None
-        converted: dict[str, Any] = convert_arguments(
-            raw, compiled.strawberry_field.arguments, self.scalar_registry, self.config
-        )
-        return converted
+        return compiled.convert(raw)
 
     def _compile(self, document: DocumentNode, operation_name: str | None) -> DirectMutation:
         try:
@@ -165,7 +166,17 @@ class DirectMutations:
             write = completer(compiler, definition.type, [field_node])
         except Unsupported as exc:
             raise NotDirect(str(exc)) from None
+        strawberry_field = definition.extensions["strawberry-definition"]
         return DirectMutation(
-            operation, field_node, definition,
-            definition.extensions["strawberry-definition"], call, write,
+            operation, field_node, definition, strawberry_field, call, write,
+            self._converter(strawberry_field.arguments),
         )
+
+    def _converter(self, arguments: list[Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        try:
+            return arguments_converter(arguments, self.scalar_registry, self.config)
+        except NotCompiled:  # Strawberry's own conversion, decided again for every request
+            return functools.partial(
+                convert_arguments, arguments=arguments, scalar_registry=self.scalar_registry,
+                config=self.config,
+            )
