@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -99,20 +99,24 @@ async def count_incidents(session: AsyncSession, workspace_id: str, flt: Inciden
     return int((await session.execute(stmt)).scalar_one())
 
 
+# Built once with bound parameters: a statement built per call pays for its cache key each time.
+_BY_IDS = select(Incident).where(
+    col(Incident.workspace_id) == bindparam("workspace_id"),
+    col(Incident.id).in_(bindparam("ids", expanding=True)),
+)
+# Writers re-read under the row lock, so two concurrent changes are applied one after the other
+# (each sees the other's result) instead of both deciding from a stale row.
+_BY_IDS_LOCKED = _BY_IDS.with_for_update(key_share=True).execution_options(populate_existing=True)
+
+
 async def incidents_by_ids(
     session: AsyncSession, workspace_id: str, wanted: list[str], *, for_update: bool = False
 ) -> dict[str, Incident]:
     if not wanted:
         return {}
-    stmt = select(Incident).where(
-        col(Incident.workspace_id) == workspace_id,
-        col(Incident.id).in_(wanted),
-    )
-    if for_update:
-        # Writers re-read under the row lock, so two concurrent changes are applied one after
-        # the other (each sees the other's result) instead of both deciding from a stale row.
-        stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
-    return {row.id: row for row in (await session.execute(stmt)).scalars()}
+    stmt = _BY_IDS_LOCKED if for_update else _BY_IDS
+    rows = await session.execute(stmt, {"workspace_id": workspace_id, "ids": wanted})
+    return {row.id: row for row in rows.scalars()}
 
 
 async def get_incident(

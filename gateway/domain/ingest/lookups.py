@@ -8,13 +8,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, or_, select
 from sqlmodel import col
 
-from gateway.domain.storage.models import OPEN_STATUSES, Alert, Incident
+from gateway.domain.storage.models import OPEN_STATUSES, Alert, Incident, Workspace
+
+Value = str | datetime | ColumnElement[Any]  # a value, or a bound parameter for one
 
 
-def firing_alerts(workspace_id: str) -> Select[Any]:
+def firing_alerts(workspace_id: Value) -> Select[Any]:
     """Firing alerts a new one may deduplicate into: those whose incident is still open (a
     firing alert left in an incident someone resolved by hand starts afresh). Unordered: narrowed
     to one fingerprint, add `NEWEST_FIRST`; to many, pick each one's newest with `newest`
@@ -44,7 +46,7 @@ def newest(alerts: Iterable[Alert]) -> dict[str, Alert]:
     return found
 
 
-def open_incidents_since(workspace_id: str, cutoff: datetime) -> Select[Any]:
+def open_incidents_since(workspace_id: Value, cutoff: Value) -> Select[Any]:
     """Open incidents opened at or after `cutoff`, newest first, locked and re-read
     (PostgreSQL): an analyst resolving one right now either committed, and the row no longer
     matches (the alert opens a new incident), or waits for us."""
@@ -57,3 +59,20 @@ def open_incidents_since(workspace_id: str, cutoff: datetime) -> Select[Any]:
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
+
+
+# A group's questions (`prefetch`), built once with bound parameters: a statement built per
+# group paid for its cache key every time (the workspace's lock alone was 7% of a T6 profile).
+_WORKSPACE: BindParameter[str] = bindparam("workspace_id")
+LOCKED_WORKSPACE = (
+    select(Workspace)
+    .where(col(Workspace.id) == _WORKSPACE)
+    .with_for_update(key_share=True)  # incidents.ROW_LOCK, as `session.get` took it
+    .execution_options(populate_existing=True)
+)
+FIRING_BY_FINGERPRINTS = firing_alerts(_WORKSPACE).where(
+    col(Alert.fingerprint).in_(bindparam("fingerprints", expanding=True))
+)
+OPEN_BY_GROUP_KEYS = open_incidents_since(
+    _WORKSPACE, bindparam("cutoff", type_=col(Incident.created_at).type)  # type: ignore[attr-defined]
+).where(col(Incident.group_key).in_(bindparam("group_keys", expanding=True)))

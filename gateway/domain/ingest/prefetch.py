@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from gateway.domain.incidents import incidents
-from gateway.domain.incidents.incidents import ROW_LOCK
 from gateway.domain.ingest import correlation, lookups
 from gateway.domain.ingest.normalize import AlertIn
 from gateway.domain.storage.models import Alert, Incident, Workspace
@@ -81,9 +79,8 @@ async def prefetch(session: AsyncSession, alerts: dict[str, list[AlertIn]]) -> N
     read what its alerts will ask. `alerts` maps workspace id -> the group's alerts for it."""
     caches: dict[str, WorkspaceCache] = session.info.setdefault(SESSION_KEY, {})
     for workspace_id in sorted(alerts):
-        workspace = await session.get(
-            Workspace, workspace_id, with_for_update=ROW_LOCK, populate_existing=True
-        )
+        found = await session.execute(lookups.LOCKED_WORKSPACE, {"workspace_id": workspace_id})
+        workspace: Workspace | None = found.scalars().first()
         if workspace is None:
             continue  # the pipeline raises NotFound for it, as alone
         cache = WorkspaceCache(workspace)
@@ -100,9 +97,12 @@ async def _prefetch_firing(
     wanted = sorted(fingerprints)
     if not wanted:
         return
-    stmt = lookups.firing_alerts(cache.workspace.id).where(col(Alert.fingerprint).in_(wanted))
+    found = await session.execute(
+        lookups.FIRING_BY_FINGERPRINTS,
+        {"workspace_id": cache.workspace.id, "fingerprints": wanted},
+    )
     cache.firing = dict.fromkeys(wanted)
-    cache.firing.update(lookups.newest((await session.execute(stmt)).scalars()))
+    cache.firing.update(lookups.newest(found.scalars()))
     incident_ids = sorted({a.incident_id for a in cache.firing.values() if a and a.incident_id})
     # Locked and re-read, as `_locked_incident` does for one alert; afterwards the pipeline
     # finds them in the session without asking again.
@@ -115,10 +115,11 @@ async def _prefetch_open(session: AsyncSession, cache: WorkspaceCache, keys: set
         return
     cache.since = utcnow() - timedelta(seconds=window)
     wanted = sorted(keys)
-    stmt = lookups.open_incidents_since(cache.workspace.id, cache.since).where(
-        col(Incident.group_key).in_(wanted)
+    found = await session.execute(
+        lookups.OPEN_BY_GROUP_KEYS,
+        {"workspace_id": cache.workspace.id, "cutoff": cache.since, "group_keys": wanted},
     )
     cache.open_incidents = dict.fromkeys(wanted)
-    for incident in (await session.execute(stmt)).scalars():
+    for incident in found.scalars():
         if incident.group_key is not None and cache.open_incidents[incident.group_key] is None:
             cache.open_incidents[incident.group_key] = incident
