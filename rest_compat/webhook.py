@@ -253,8 +253,12 @@ async def _read_body(request: web.Request) -> bytes:
         413,
         f"the body is larger than {MAX_BODY_BYTES} bytes (1 MiB): send fewer alerts per request",
     )
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise too_large
+    if request.content_length is not None:
+        if request.content_length > MAX_BODY_BYTES:
+            raise too_large
+        # aiohttp's parser ends the payload at the declared length: one read, not a loop of
+        # 64 KiB chunk iterators (3.6% of a T6 profile for bodies of a few hundred bytes).
+        return await request.content.read()
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
