@@ -90,22 +90,22 @@ class DirectMutations:
         self.config = config
         self.enabled = True
         self.answered = 0  # requests answered here (tests read it)
-        self._known: OrderedDict[tuple[str, str | None], DirectMutation | None] = OrderedDict()
+        # Compiled documents, and apart from them those known not to compile (every query the
+        # executor runs is one): many distinct queries must not push the webhook's out.
+        self._known: OrderedDict[tuple[str, str | None], DirectMutation] = OrderedDict()
+        self._not_direct: OrderedDict[tuple[str, str | None], None] = OrderedDict()
 
     def learn(self, query: str, operation_name: str | None) -> None:
         """Called after the standard executor ran the document without errors."""
         key = (query, operation_name)
-        if not self.enabled or key in self._known:
+        if not self.enabled or key in self._known or key in self._not_direct:
             return
         try:
-            compiled: DirectMutation | None = self._compile(
-                parse_document(query, self.max_tokens), operation_name
-            )
+            compiled = self._compile(parse_document(query, self.max_tokens), operation_name)
         except NotDirect:
-            compiled = None
-        self._known[key] = compiled
-        if len(self._known) > MAX_DOCUMENTS:
-            self._known.popitem(last=False)
+            _remember(self._not_direct, key, None)
+            return
+        _remember(self._known, key, compiled)
 
     async def answer(
         self, query: str, operation_name: str | None, variables: dict[str, Any] | None,
@@ -180,3 +180,9 @@ class DirectMutations:
                 convert_arguments, arguments=arguments, scalar_registry=self.scalar_registry,
                 config=self.config,
             )
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    cache[key] = value
+    if len(cache) > MAX_DOCUMENTS:
+        cache.popitem(last=False)

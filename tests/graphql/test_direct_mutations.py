@@ -19,6 +19,7 @@ from gateway.domain.storage.engine import Database
 from gateway.domain.tenancy.auth import Principal, authenticate
 from rest_compat.webhook import OPERATION as WEBHOOK_OPERATION
 from schema.executor import GraphQLExecutor
+from schema.plan.mutations import MAX_DOCUMENTS
 from tests.support.data import make_tenant
 
 EVERYTHING = """
@@ -181,3 +182,18 @@ async def test_what_is_not_plain_stays_with_the_standard_executor(
         body = await _answer(executor, right, query, _raw({"title": f"t{number}"}))
         assert "errors" not in body
     assert executor.mutations.answered == 0
+
+
+async def test_many_other_documents_do_not_push_the_webhooks_out(db: Database) -> None:
+    """Every document the executor runs without errors is remembered, queries as "not direct":
+    more distinct queries than the cache holds must not cost the webhook's document its place."""
+    executor = GraphQLExecutor(db)
+    _, right, _, _ = await _principals(db)
+    await _answer(executor, right, WEBHOOK_OPERATION, _raw({"title": "learn"}))
+    for number in range(MAX_DOCUMENTS + 10):
+        query = f"query Q{number} {{ viewer {{ workspace {{ id }} }} }}"
+        body = await _answer(executor, right, query, None)
+        assert "errors" not in body, body
+    answered = executor.mutations.answered
+    await _answer(executor, right, WEBHOOK_OPERATION, _raw({"title": "still direct"}))
+    assert executor.mutations.answered == answered + 1
