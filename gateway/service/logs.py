@@ -18,13 +18,19 @@ _RECORD_FIELDS = frozenset(
 ) | {"message", "asctime", "taskName"}
 # API keys (`seliq_` + 43 url-safe chars), webhook tokens (`whk_` + 43) and bearer credentials.
 _SECRET_RE = re.compile(r"\b((?:seliq|whk)_)[A-Za-z0-9_-]{32,}|(?i:\b(bearer\s+))[^\s\"\\]+")
+# What every match of the first alternative contains (it only adds the word boundary): a search
+# for it starts at a literal, so it is a fast scan where the whole pattern tries each position.
+_KEY_RE = re.compile(r"(?:seliq|whk)_[A-Za-z0-9_-]{32,}")
 
 
 def redact(text: str) -> str:
     """Mask anything shaped like an API key, webhook token or bearer credential."""
     # Nearly every line has none of the three: three substring tests cost 0.7 us where the
     # regex costs 14 (an access line, measured), and every match of the regex contains one.
-    if "seliq_" not in text and "whk_" not in text and "bearer" not in text.lower():
+    # A webhook's access line names its webhook (`whk_` + 26): a 2 us search tells it holds no
+    # token, where the regex took 19 us (7% of a webhook request answered without ingesting).
+    bearer = "bearer" in text.lower()
+    if not bearer and ("seliq_" not in text and "whk_" not in text or not _KEY_RE.search(text)):
         return text
     return _SECRET_RE.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
 

@@ -16,7 +16,13 @@ from aiohttp import web
 from gateway.domain.settings import Settings, load_settings
 from gateway.domain.storage.engine import Database
 from gateway.service.app import create_app
-from gateway.service.logs import JsonFormatter, configure_logging, iter_log_lines, redact
+from gateway.service.logs import (
+    _SECRET_RE,
+    JsonFormatter,
+    configure_logging,
+    iter_log_lines,
+    redact,
+)
 from tests.support.data import Tenants
 from tests.support.metrics import running
 from tests.support.server import Server
@@ -156,6 +162,27 @@ def test_formatter_masks_anything_shaped_like_a_secret() -> None:
     assert redact("seliq.access seliq_abcd") == "seliq.access seliq_abcd"  # short: not a secret
     assert redact("auth: BeArEr abc.def") == "auth: BeArEr [redacted]"  # any case
     assert list(iter_log_lines(f"banner\n{line}\n")) == [entry]
+
+
+TOKEN = "A1b2-C3_d4" * 4
+REDACTION_CASES = [
+    '{"key_id":"whk_01bench0000000000000000000","route":"/webhook/{slug}/{token}"}',
+    f"path /webhook/acme/whk_{TOKEN}",
+    f"xseliq_aaa-whk_{TOKEN}",  # no boundary before seliq_, one before whk_
+    f"foo_whk_{TOKEN}",  # no boundary: not a token of its own
+    f"éwhk_{TOKEN} and (seliq_{TOKEN})",
+    f"whk_{TOKEN[:31]} is short",
+    "Authorization: bearer xyz, BEARER\tq",
+    "seliq.access seliq_ whk_",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", REDACTION_CASES)
+def test_redaction_is_the_regex_with_shortcuts_only(text: str) -> None:
+    """The tests before the regex never change its answer."""
+    whole = _SECRET_RE.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
+    assert redact(text) == whole
 
 
 @pytest.mark.parametrize(
