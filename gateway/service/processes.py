@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -53,9 +54,11 @@ CLEANUP_ALLOWANCE_SECONDS = 20.0
 
 async def serve_app(
     app: web.Application, settings: Settings, *, reuse_port: bool = False,
-    stop: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None, own_process: bool = False,
 ) -> None:
-    """Serve `app` until SIGTERM/SIGINT (or `stop` is set), then shut down cleanly."""
+    """Serve `app` until SIGTERM/SIGINT (or `stop` is set), then shut down cleanly.
+    `own_process`: the process serves nothing else (`serve`, a worker), so its garbage
+    collector is tuned for serving once the app has started (`tune_gc`)."""
     runner = GatewayRunner(app, handle_signals=False,
                            shutdown_timeout=settings.shutdown_grace_seconds)
     await runner.setup()
@@ -68,6 +71,8 @@ async def serve_app(
     try:
         site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
         await site.start()
+        if own_process:
+            tune_gc()
         await stopping.wait()
         log.info("shutting down: no new connections; requests in flight get %g s",
                  settings.shutdown_grace_seconds)
@@ -77,6 +82,27 @@ async def serve_app(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)
     log.info("shut down cleanly")
+
+
+# Allocations (net of frees) between two collections of the youngest generation; Python's
+# default is 700. See `tune_gc`.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """Collect less often, and never look at what start-up made again.
+
+    Under webhook load (T6) the cyclic garbage collector took ~6% of the gateway's CPU: about
+    700 young collections and a few full ones per 6,400 alerts, the full ones walking every
+    object start-up made (the schema, SQLAlchemy's mappers, the plans' code). `gc.freeze()`
+    moves those to a generation the collector skips (the Python docs suggest it for servers);
+    with 10,000 allocations between young collections instead of 700, the same load ran one
+    collection and spent 3 ms in it (400 ms before). Cycles are still collected, only later:
+    peak RSS under the read benchmark (T8) stays the figure to watch."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def _on_signal(stopping: asyncio.Event, signum: int) -> None:
@@ -93,7 +119,7 @@ def run(settings: Settings, *, reuse_port: bool = False) -> int:
     from gateway.service.app import create_app
 
     async def main() -> None:
-        await serve_app(create_app(settings), settings, reuse_port=reuse_port)
+        await serve_app(create_app(settings), settings, reuse_port=reuse_port, own_process=True)
 
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(main())

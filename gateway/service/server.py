@@ -66,7 +66,9 @@ def _run_demo(settings: Settings, demo_key: str) -> int:
     from gateway.service.app import create_app
 
     async def main() -> None:
-        await workers.serve_app(create_app(settings, demo_key=demo_key), settings)
+        await workers.serve_app(
+            create_app(settings, demo_key=demo_key), settings, own_process=True
+        )
 
     with asyncio.Runner(loop_factory=workers.event_loop_factory()) as runner:
         runner.run(main())
