@@ -254,6 +254,43 @@ async def test_a_plain_write_cancelled_by_its_deadline_before_its_commit_writes_
     assert await names(things_db) == []
 
 
+# ---- gathering ---------------------------------------------------------------------------------
+
+
+async def test_after_a_group_of_several_the_next_waits_for_more(things_db: Database) -> None:
+    """The callers a group answered are concurrent senders: the next group waits `gather` for
+    their next writes (set long here, so the order is certain) and takes them too."""
+    things_db.grouped.gather = 0.5
+    gate = asyncio.Event()
+    held = [asyncio.create_task(things_db.write_grouped(insert(f"h{i}", gate=gate)))
+            for i in range(2)]
+    await settle()  # both in one group, held at the gate
+    queued = asyncio.create_task(things_db.write_grouped(insert("queued")))
+    await settle()
+    groups = things_db.grouped.groups
+    gate.set()
+    await asyncio.gather(*held)
+    await asyncio.sleep(0.05)  # inside the gather: `queued` has not started
+    assert not queued.done()
+    late = asyncio.create_task(things_db.write_grouped(insert("late")))
+    assert await asyncio.gather(queued, late) == ["queued", "late"]
+    assert things_db.grouped.groups == groups + 2  # the held group, then both together
+
+
+async def test_a_lone_writer_never_waits_for_the_gather(things_db: Database) -> None:
+    """Groups of one (a sequential sender, or one behind a lone write) start at once."""
+    things_db.grouped.gather = FOREVER
+    for i in range(3):
+        await asyncio.wait_for(things_db.write_grouped(insert(f"seq{i}")), timeout=10)
+    gate, first = await hold_first_group(things_db)
+    queued = asyncio.create_task(things_db.write_grouped(insert("queued")))
+    await settle()
+    gate.set()
+    assert await asyncio.wait_for(asyncio.gather(first, queued), timeout=10) == [
+        "first", "queued",
+    ]
+
+
 # ---- fairness ----------------------------------------------------------------------------------
 
 

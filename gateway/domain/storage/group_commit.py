@@ -6,7 +6,9 @@ An alert storm is many small write transactions, and each one pays for a BEGIN, 
 queues a unit of work instead; a group task takes queued units and runs them in ONE
 `Database.write()` transaction, in the order taken, then answers every caller. While that commit
 is in flight the next units queue up, so under load a group is as large as the load, and a lone
-request still runs at once with nobody to wait for.
+request still runs at once with nobody to wait for. After a group of several units the next one
+waits `gather` (1 ms) for the senders just answered (`_finished`): at 16 concurrent webhook
+senders groups went from ~8 units to ~16 and the CPU per alert fell by a fifth.
 
 Fairness. Each unit names its lane (ingestion: the workspace) and its weight (its alerts). Every
 lane has its own queue, and a group is filled by deficit round-robin over the lanes: each visit
@@ -66,6 +68,8 @@ class Writer(Protocol):
 
 T = TypeVar("T")
 MAX_GROUP = 64  # units per group
+# After a group of several units, how long the next one waits for more (see `_finished`).
+GATHER_SECONDS = 0.001
 MAX_WEIGHT = 256  # alerts per group (a heavier unit runs alone)
 QUANTUM = 64  # alerts of credit a lane gets per round
 # What a withdrawn unit's 503 asks the client to wait (the engine's contention answer says 2 s).
@@ -97,9 +101,10 @@ class GroupCommit:
 
     def __init__(
         self, db: Writer, max_group: int = MAX_GROUP, *, max_weight: int = MAX_WEIGHT,
-        quantum: int = QUANTUM, parallel: int = 1,
+        quantum: int = QUANTUM, parallel: int = 1, gather: float = GATHER_SECONDS,
     ) -> None:
         self.db = db
+        self.gather = gather
         self.max_group = max_group
         self.max_weight = max_weight
         self.quantum = quantum
@@ -188,14 +193,28 @@ class GroupCommit:
                 self._run_group(group), name="seliq-group-commit", context=contextvars.Context()
             )
             self._running[task] = group
-            task.add_done_callback(functools.partial(self._finished, lanes=lanes))
+            task.add_done_callback(
+                functools.partial(self._finished, lanes=lanes, units=len(group))
+            )
 
-    def _finished(self, task: asyncio.Task[None], *, lanes: set[Hashable]) -> None:
+    def _finished(self, task: asyncio.Task[None], *, lanes: set[Hashable], units: int) -> None:
+        """A group ended. What queued meanwhile goes next; after a group of several units it
+        waits `gather` first, as PostgreSQL's `commit_delay` does: the callers just answered
+        are concurrent senders, whose next requests are on their way, and a group's fixed cost
+        (its transaction, lookups and statements: ~2.3 ms of CPU on the benchmark machine,
+        against ~0.7 ms per alert) is shared by twice as many. A lone writer never waits: its
+        groups are of one, and the next write of a sequential sender arrives after them."""
         if self._running.pop(task, None) is None:
             return  # closed meanwhile
         self._busy -= lanes
-        if self._lanes:
-            self._schedule_soon(asyncio.get_running_loop())
+        if not self._lanes:
+            return
+        loop = asyncio.get_running_loop()
+        if units > 1 and self.gather > 0 and not self._scheduled:
+            self._scheduled = True
+            loop.call_later(self.gather, self._schedule)
+        else:
+            self._schedule_soon(loop)
 
     def _take(self) -> list[_Unit]:
         """The next group: deficit round-robin over the lanes that have no group in flight.
