@@ -14,7 +14,7 @@ from sqlmodel import col
 from gateway.domain import ids
 from gateway.domain.storage import bulk
 from gateway.domain.storage.engine import Database
-from gateway.domain.storage.models import Alert, Incident
+from gateway.domain.storage.models import Alert, Incident, TimelineEvent
 from gateway.domain.timeutil import utcnow
 from tests.support.data import Tenants
 
@@ -86,6 +86,29 @@ async def test_a_flushed_row_is_in_the_session_and_later_changes_are_updates(
     async with db.read() as session:
         stored = await session.get(Incident, incident.id)
         assert stored is not None and stored.alert_count == 3
+
+
+async def test_rows_made_by_insert_later_go_in_and_stay_out_of_the_session(
+    db: Database, tenants: Tenants
+) -> None:
+    """A timeline event or a delivery is never changed after it is made: inserted with its
+    table's other rows, it is not attached (that was ~3% of a webhook request)."""
+    incidents, _ = rows(tenants.acme.id, 1)
+    [incident] = incidents
+    async with db.write() as session:
+        bulk.add(session, incident)
+        event_row = bulk.insert_later(
+            session, TimelineEvent, id=ids.new_id(ids.EVENT), workspace_id=incident.workspace_id,
+            incident_id=incident.id, type="incident.created", at=utcnow(), actor="test",
+            message="made later", data={"n": 1},
+        )
+        await session.flush()
+        assert incident in session.sync_session  # attached: later changes are UPDATEs
+        assert event_row not in session.sync_session
+        assert event_row.message == "made later"  # and still readable
+    async with db.read() as session:
+        stored = await session.get(TimelineEvent, event_row.id)
+        assert stored is not None and stored.data == {"n": 1}
 
 
 async def test_kept_rows_of_a_write_that_fails_are_never_written(
