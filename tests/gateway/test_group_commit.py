@@ -291,6 +291,41 @@ async def test_a_lone_writer_never_waits_for_the_gather(things_db: Database) -> 
     ]
 
 
+@pytest.mark.parametrize("backend", [backends.POSTGRES])  # groups of two lanes side by side
+async def test_close_starts_no_group_while_it_waits(things_db: Database, backend: str) -> None:
+    """A gather armed as `close()` begins fires while close waits for a group in flight to
+    roll back: it must not start a group close then never cancels (the queued unit is failed
+    like the rest of the queue, and nothing of it is written)."""
+    things_db.grouped.gather = 0.05
+    started = asyncio.Event()
+
+    async def slow_to_roll_back(session: AsyncSession) -> str:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.3)  # longer than the gather
+            raise
+        return "never"
+
+    held = asyncio.create_task(things_db.write_grouped(slow_to_roll_back, lane="b"))
+    await started.wait()
+    gate = asyncio.Event()
+    pair = [asyncio.create_task(things_db.write_grouped(insert(f"a{i}", gate=gate), lane="a"))
+            for i in range(2)]
+    await settle()  # one group of two in lane a, beside lane b's
+    queued = asyncio.create_task(things_db.write_grouped(insert("queued"), lane="a"))
+    await settle()
+    gate.set()
+    assert await asyncio.gather(*pair) == ["a0", "a1"]  # the gather is armed for `queued`
+    await things_db.grouped.close()
+    with pytest.raises(Unavailable):
+        await queued
+    with pytest.raises((Unavailable, asyncio.CancelledError)):
+        await held
+    assert await names(things_db) == ["a0", "a1"]
+
+
 # ---- fairness ----------------------------------------------------------------------------------
 
 

@@ -113,6 +113,7 @@ class GroupCommit:
         self._busy: set[Hashable] = set()  # lanes with a group in flight
         self._running: dict[asyncio.Task[None], list[_Unit]] = {}
         self._scheduled = False
+        self._closing = False
         # Figures for tests and the benchmark: transactions committed, units they carried,
         # units withdrawn at their deadline.
         self.groups = 0
@@ -156,19 +157,25 @@ class GroupCommit:
         return lane in self._busy
 
     async def close(self) -> None:
-        """Cancel the groups in flight (they roll back) and fail everything queued."""
-        running, self._running = self._running, {}
-        if running:
-            await cancel_and_wait(*running)
-        shutting_down = Unavailable("the server is shutting down; retry")
-        for units in running.values():
-            for unit in units:
-                _settle(unit, exc=shutting_down)
-        for lane in self._lanes.values():
-            for unit in lane.units:
-                _settle(unit, exc=shutting_down)
-        self._lanes.clear()
-        self._busy.clear()
+        """Cancel the groups in flight (they roll back) and fail everything queued. No group
+        starts while it waits for the cancelled ones (a gather's timer may fire meanwhile);
+        afterwards the queue works again (a new app on the same engine, as in the tests)."""
+        self._closing = True
+        try:
+            running, self._running = self._running, {}
+            if running:
+                await cancel_and_wait(*running)
+            shutting_down = Unavailable("the server is shutting down; retry")
+            for units in running.values():
+                for unit in units:
+                    _settle(unit, exc=shutting_down)
+            for lane in self._lanes.values():
+                for unit in lane.units:
+                    _settle(unit, exc=shutting_down)
+            self._lanes.clear()
+            self._busy.clear()
+        finally:
+            self._closing = False
 
     # ---- scheduling ----------------------------------------------------------------------------
 
@@ -180,6 +187,8 @@ class GroupCommit:
 
     def _schedule(self) -> None:
         self._scheduled = False
+        if self._closing:  # `close` fails what is queued; nothing starts meanwhile
+            return
         loop = asyncio.get_running_loop()
         while len(self._running) < self.parallel:
             group = self._take()
