@@ -21,7 +21,7 @@ so the override is on `flush` itself; `Database.write` flushes before it commits
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -119,8 +119,8 @@ def insert_pending(session: Session) -> None:
     if not pending:
         return
     connection = session.connection()
-    for table in _parents_first():
-        rows = pending.get(table)
+    for table in _parents_first(pending):
+        rows = pending[table]
         if rows:
             statement = _insert_of(table, connection.dialect)
             connection.exec_driver_sql(statement.sql, [statement.values(r) for r in rows.values()])
@@ -131,11 +131,18 @@ def insert_pending(session: Session) -> None:
                 session.add(row)
 
 
+def _parents_first(tables: Iterable[Table]) -> list[Table]:
+    """`tables`, each after those its foreign keys name."""
+    order = _dependency_order()
+    if any(table not in order for table in tables):  # a table defined since: order again
+        _dependency_order.cache_clear()
+        order = _dependency_order()
+    return sorted(tables, key=order.__getitem__)
+
+
 @functools.cache
-def _parents_first() -> list[Table]:
-    """Every table, each after those its foreign keys name (the metadata is complete once the
-    models are imported, which they are before anything writes)."""
-    return list(SQLModel.metadata.sorted_tables)
+def _dependency_order() -> dict[Table, int]:
+    return {table: index for index, table in enumerate(SQLModel.metadata.sorted_tables)}
 
 
 @dataclass(frozen=True)
