@@ -72,7 +72,6 @@ class DirectMutation:
     operation: OperationDefinitionNode
     field_node: FieldNode
     definition: GraphQLField
-    strawberry_field: Any
     call: Callable[..., Awaitable[Any]]
     write: Complete  # the function's result -> the field's JSON value
     convert: Callable[[dict[str, Any]], dict[str, Any]]  # Strawberry's argument conversion
@@ -166,10 +165,9 @@ class DirectMutations:
             write = completer(compiler, definition.type, [field_node])
         except Unsupported as exc:
             raise NotDirect(str(exc)) from None
-        strawberry_field = definition.extensions["strawberry-definition"]
+        arguments = definition.extensions["strawberry-definition"].arguments
         return DirectMutation(
-            operation, field_node, definition, strawberry_field, call, write,
-            self._converter(strawberry_field.arguments),
+            operation, field_node, definition, call, write, self._converter(arguments)
         )
 
     def _converter(self, arguments: list[Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:

@@ -21,16 +21,12 @@ CONFIG = SCHEMA.config
 
 
 def fields_with_arguments() -> list[tuple[str, Any]]:
+    """Every field with arguments, root fields first (nested lists' arguments too)."""
+    roots = ("Query", "Mutation", "Subscription")
+    names = [*roots, *(n for n in SCHEMA._schema.type_map if n not in roots and n[:2] != "__")]
     found = []
-    for type_name in ("Query", "Mutation", "Subscription"):
+    for type_name in names:
         graphql_type = SCHEMA._schema.get_type(type_name)
-        for name, field in getattr(graphql_type, "fields", {}).items():
-            definition = field.extensions.get("strawberry-definition")
-            if definition is not None and definition.arguments:
-                found.append((f"{type_name}.{name}", definition))
-    for type_name, graphql_type in SCHEMA._schema.type_map.items():  # nested lists' arguments
-        if type_name.startswith("__") or type_name in ("Query", "Mutation", "Subscription"):
-            continue
         for name, field in getattr(graphql_type, "fields", {}).items():
             definition = getattr(field, "extensions", {}).get("strawberry-definition")
             if definition is not None and getattr(definition, "arguments", None):

@@ -51,6 +51,11 @@ MAX_NOTE_LENGTH = 10_000
 ROW_LOCK: dict[str, bool] = {"key_share": True}  # `with_for_update=ROW_LOCK`
 
 
+def row_locked(stmt: Select[Any]) -> Select[Any]:
+    """`stmt` taking `ROW_LOCK` on its rows, for statements built once (not `session.get`)."""
+    return stmt.with_for_update(key_share=ROW_LOCK["key_share"])
+
+
 @dataclass(frozen=True)
 class IncidentFilter:
     status: tuple[str, ...] = ()
@@ -106,7 +111,7 @@ _BY_IDS = select(Incident).where(
 )
 # Writers re-read under the row lock, so two concurrent changes are applied one after the other
 # (each sees the other's result) instead of both deciding from a stale row.
-_BY_IDS_LOCKED = _BY_IDS.with_for_update(key_share=True).execution_options(populate_existing=True)
+_BY_IDS_LOCKED = row_locked(_BY_IDS).execution_options(populate_existing=True)
 
 
 async def incidents_by_ids(

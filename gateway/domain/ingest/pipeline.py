@@ -107,17 +107,11 @@ async def ingest(
 ) -> IngestResult:
     """Ingest every alert of `parsed` into `workspace_id`, in the caller's write transaction."""
     now = now or utcnow()
-    # PostgreSQL: SELECT ... FOR NO KEY UPDATE, re-read even if this session had the row
-    # already. The lock serialises dedup, correlation, numbering and idempotency per workspace;
-    # NO KEY lets other transactions keep inserting rows that reference the workspace (their
-    # foreign-key checks take KEY SHARE), so an analyst's edit never deadlocks with ingestion.
     cache = prefetch.cache_for(session, workspace_id)
     if cache is not None:
         workspace: Workspace | None = cache.workspace  # locked by the group's prefetch
     else:
-        workspace = await session.get(
-            Workspace, workspace_id, with_for_update=ROW_LOCK, populate_existing=True
-        )
+        workspace = await lookups.locked_workspace(session, workspace_id)
     if workspace is None:
         raise NotFound(f"no workspace {workspace_id}")
     if idempotency_request is not None:

@@ -79,8 +79,7 @@ async def prefetch(session: AsyncSession, alerts: dict[str, list[AlertIn]]) -> N
     read what its alerts will ask. `alerts` maps workspace id -> the group's alerts for it."""
     caches: dict[str, WorkspaceCache] = session.info.setdefault(SESSION_KEY, {})
     for workspace_id in sorted(alerts):
-        found = await session.execute(lookups.LOCKED_WORKSPACE, {"workspace_id": workspace_id})
-        workspace: Workspace | None = found.scalars().first()
+        workspace = await lookups.locked_workspace(session, workspace_id)
         if workspace is None:
             continue  # the pipeline raises NotFound for it, as alone
         cache = WorkspaceCache(workspace)
