@@ -13,7 +13,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway.domain.ingest import formats, pipeline
+from gateway.domain.ingest import formats, lookups, pipeline
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert, Incident, TimelineEvent
 from tests.ingest.conftest import Hook, alerts_of, post
@@ -183,3 +183,16 @@ async def test_concurrent_webhook_posts_share_transactions(
     assert db.grouped.groups - groups < 48  # and some shared a commit
     incidents = {r.body["incidents"][0] for r in replies}
     assert len(incidents) == 4
+
+
+async def test_a_group_asking_in_pieces_writes_the_same(
+    db: Database, tenants: Tenants, monkeypatch: Any
+) -> None:
+    """A group with more fingerprints or group keys than one statement's IN list holds asks in
+    pieces (`lookups.pieces`); here with pieces of two, so every lookup of the stream is cut."""
+    monkeypatch.setattr(lookups, "IN_LIST_MAX", 2)
+    alone, grouped = tenants.acme.id, tenants.globex.id
+    for body in stream():
+        await ingest_alone(db, alone, body)
+    await ingest_as_one_group(db, [work(grouped, body) for body in stream()])
+    assert await state(db, grouped) == await state(db, alone)

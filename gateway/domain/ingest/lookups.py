@@ -4,6 +4,7 @@ fingerprint or group key (`pipeline`, `correlation`), a group to all of its own
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from gateway.domain.incidents.incidents import row_locked
+from gateway.domain.storage import direct
 from gateway.domain.storage.models import OPEN_STATUSES, Alert, Incident, Workspace
 
 Value = str | datetime | ColumnElement[Any]  # a value, or a bound parameter for one
@@ -79,10 +81,61 @@ async def locked_workspace(session: AsyncSession, workspace_id: str) -> Workspac
     return workspace
 
 
-# A group's questions (`prefetch`).
-FIRING_BY_FINGERPRINTS = firing_alerts(_WORKSPACE).where(
-    col(Alert.fingerprint).in_(bindparam("fingerprints", expanding=True))
-)
-OPEN_BY_GROUP_KEYS = open_incidents_since(
-    _WORKSPACE, bindparam("cutoff", type_=col(Incident.created_at).type)  # type: ignore[attr-defined]
-).where(col(Incident.group_key).in_(bindparam("group_keys", expanding=True)))
+# A group's questions (`prefetch`), read without the ORM (`direct.load`): the same conditions,
+# selecting the table's columns, with an IN list of `size` parameters named `in_0`, `in_1`, ...
+# (`in_values`). Sizes are powers of two, so a handful of statements serve every group; the list
+# is padded by repeating its last value, which matches nothing more.
+IN_LIST_MAX = 512  # larger lists are asked in pieces (`pieces`)
+
+
+def in_size(count: int) -> int:
+    """The statement size for a list of `count` values: the next power of two."""
+    return 1 << max(0, count - 1).bit_length()
+
+
+def pieces(values: list[str]) -> list[list[str]]:
+    return [values[at:at + IN_LIST_MAX] for at in range(0, len(values), IN_LIST_MAX)] or [[]]
+
+
+def in_values(values: list[str]) -> dict[str, str]:
+    """`values` as the parameters of an IN list of `in_size(len(values))` (not empty)."""
+    size = in_size(len(values))
+    padded = values + [values[-1]] * (size - len(values))
+    return {f"in_{n}": value for n, value in enumerate(padded)}
+
+
+def _in_list(column: Any, size: int) -> ColumnElement[bool]:
+    return column.in_([bindparam(f"in_{n}", type_=column.type) for n in range(size)])
+
+
+@functools.cache
+def locked_workspace_row() -> Select[Any]:
+    return _LOCKED_WORKSPACE.with_only_columns(*direct.columns_of(Workspace))
+
+
+@functools.cache
+def firing_by_fingerprints(size: int) -> Select[Any]:
+    return (
+        firing_alerts(_WORKSPACE)
+        .where(_in_list(col(Alert.fingerprint), size))
+        .with_only_columns(*direct.columns_of(Alert))
+    )
+
+
+@functools.cache
+def open_by_group_keys(size: int) -> Select[Any]:
+    cutoff = bindparam("cutoff", type_=col(Incident.created_at).type)  # type: ignore[attr-defined]
+    return (
+        open_incidents_since(_WORKSPACE, cutoff)
+        .where(_in_list(col(Incident.group_key), size))
+        .with_only_columns(*direct.columns_of(Incident))
+    )
+
+
+@functools.cache
+def locked_incidents_by_ids(size: int) -> Select[Any]:
+    return row_locked(
+        select(*direct.columns_of(Incident))
+        .where(col(Incident.workspace_id) == _WORKSPACE)
+        .where(_in_list(col(Incident.id), size))
+    )

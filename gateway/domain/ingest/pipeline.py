@@ -46,7 +46,7 @@ from gateway.domain.ingest.deliveries import DeliveryMeta
 from gateway.domain.ingest.idempotency import IdempotencyRequest
 from gateway.domain.ingest.normalize import AlertIn, Parsed
 from gateway.domain.ingest.results import AlertResult, IngestResult
-from gateway.domain.storage import bulk
+from gateway.domain.storage import bulk, direct
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import SEVERITY_RANK, Alert, Incident, Workspace
 from gateway.domain.timeutil import utcnow
@@ -171,9 +171,10 @@ def _raise_severity(
 
 
 def _keep(session: AsyncSession, row: Alert | Incident) -> None:
-    """Have the session write `row`'s changes: a loaded row is added; a new row waiting for its
-    bulk INSERT (`gateway.domain.storage.bulk`) is inserted with them already."""
-    if not bulk.is_pending(session, row):
+    """Have the session write `row`'s changes: a row the ORM loaded is added; a new row waiting
+    for its bulk INSERT (`gateway.domain.storage.bulk`) is inserted with them already, and a
+    row the group's prefetch read (`gateway.domain.storage.direct`) is updated at the flush."""
+    if not bulk.is_pending(session, row) and not direct.is_watched(session, row):
         session.add(row)
 
 
@@ -194,10 +195,10 @@ async def _fire(
     if existing is not None:
         existing.occurrences += 1
         existing.last_seen_at = now
-        if cache is not None and existing.incident_id in cache.created:
-            incident: Incident | None = cache.created[existing.incident_id]
+        if cache is not None:  # read and locked by the group's prefetch, or made by the group
+            incident: Incident | None = cache.incident(existing.incident_id)
         else:
-            incident = await _incident_of(session, existing, prefetched=cache is not None)
+            incident = await _incident_of(session, existing)
         if _higher(item.severity, existing.severity):
             existing.severity = item.severity
             if incident is not None:
@@ -269,13 +270,9 @@ async def _fire(
     return AlertResult(alert, incident, outcome)
 
 
-async def _incident_of(
-    session: AsyncSession, alert: Alert, *, prefetched: bool = False
-) -> Incident | None:
+async def _incident_of(session: AsyncSession, alert: Alert) -> Incident | None:
     if alert.incident_id is None:
         return None
-    if prefetched:  # locked and loaded by the group's prefetch: no statement
-        return await session.get(Incident, alert.incident_id)
     return await _locked_incident(session, alert.incident_id)
 
 

@@ -16,19 +16,23 @@ database again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
 
-from gateway.domain.incidents import incidents
 from gateway.domain.ingest import correlation, lookups
 from gateway.domain.ingest.normalize import AlertIn
+from gateway.domain.storage import direct
 from gateway.domain.storage.models import Alert, Incident, Workspace
 from gateway.domain.timeutil import to_utc, utcnow
 
 SESSION_KEY = "seliq_ingest_prefetch"
+M = TypeVar("M", bound=SQLModel)
 
 
 @dataclass
@@ -43,6 +47,9 @@ class WorkspaceCache:
     since: datetime | None = None
     # The incidents this group opened, by id (the alerts deduplicated into theirs find them).
     created: dict[str, Incident] = field(default_factory=dict)
+    # The incidents read (locked) for the group, by id: those of the firing alerts, and the open
+    # incidents of its group keys.
+    incidents: dict[str, Incident] = field(default_factory=dict)
 
     def next_number(self) -> int:
         """The workspace's next incident number. Its row is locked by this transaction (and
@@ -50,6 +57,12 @@ class WorkspaceCache:
         do in the database: the new value goes out with the group's other writes."""
         self.workspace.incident_seq += 1
         return self.workspace.incident_seq
+
+    def incident(self, incident_id: str | None) -> Incident | None:
+        """An incident the group read or made (a firing alert's: `prefetch` read them all)."""
+        if incident_id is None:
+            return None
+        return self.created.get(incident_id) or self.incidents.get(incident_id)
 
     def knows_group(self, key: str) -> bool:
         return self.since is not None and key in self.open_incidents
@@ -76,18 +89,38 @@ def forget(session: AsyncSession, workspace_id: str) -> None:
 
 async def prefetch(session: AsyncSession, alerts: dict[str, list[AlertIn]]) -> None:
     """Lock each workspace (in id order, so two groups never wait on each other crosswise) and
-    read what its alerts will ask. `alerts` maps workspace id -> the group's alerts for it."""
+    read what its alerts will ask. `alerts` maps workspace id -> the group's alerts for it.
+    The rows are read without the ORM and their changes written at the flush
+    (`gateway.domain.storage.direct`)."""
     caches: dict[str, WorkspaceCache] = session.info.setdefault(SESSION_KEY, {})
     for workspace_id in sorted(alerts):
-        workspace = await lookups.locked_workspace(session, workspace_id)
-        if workspace is None:
+        found = await direct.load(
+            session, Workspace, lookups.locked_workspace_row(), {"workspace_id": workspace_id}
+        )
+        if not found:
             continue  # the pipeline raises NotFound for it, as alone
-        cache = WorkspaceCache(workspace)
+        cache = WorkspaceCache(found[0])
         firing = [item for item in alerts[workspace_id] if item.status != "resolved"]
         await _prefetch_firing(session, cache, {item.fingerprint for item in firing})
-        labels = correlation.labels_of(workspace)
+        labels = correlation.labels_of(cache.workspace)
         await _prefetch_open(session, cache, {correlation.group_key(i, labels) for i in firing})
+        direct.watch(session, [cache.workspace, *cache.incidents.values()])
+        direct.watch(session, [alert for alert in cache.firing.values() if alert is not None])
         caches[workspace_id] = cache
+
+
+async def _load_in_pieces(
+    session: AsyncSession,
+    model: type[M],
+    statement_of: Callable[[int], Select[Any]],
+    values: list[str],
+    others: dict[str, Any],
+) -> list[M]:
+    rows: list[M] = []
+    for piece in lookups.pieces(values):
+        statement = statement_of(lookups.in_size(len(piece)))
+        rows += await direct.load(session, model, statement, {**others, **lookups.in_values(piece)})
+    return rows
 
 
 async def _prefetch_firing(
@@ -96,16 +129,19 @@ async def _prefetch_firing(
     wanted = sorted(fingerprints)
     if not wanted:
         return
-    found = await session.execute(
-        lookups.FIRING_BY_FINGERPRINTS,
-        {"workspace_id": cache.workspace.id, "fingerprints": wanted},
+    workspace = {"workspace_id": cache.workspace.id}
+    found = await _load_in_pieces(
+        session, Alert, lookups.firing_by_fingerprints, wanted, workspace
     )
     cache.firing = dict.fromkeys(wanted)
-    cache.firing.update(lookups.newest(found.scalars()))
+    cache.firing.update(lookups.newest(found))
     incident_ids = sorted({a.incident_id for a in cache.firing.values() if a and a.incident_id})
-    # Locked and re-read, as `_locked_incident` does for one alert; afterwards the pipeline
-    # finds them in the session without asking again.
-    await incidents.incidents_by_ids(session, cache.workspace.id, incident_ids, for_update=True)
+    # Locked and re-read, as `_locked_incident` does for one alert.
+    if incident_ids:
+        for incident in await _load_in_pieces(
+            session, Incident, lookups.locked_incidents_by_ids, incident_ids, workspace
+        ):
+            cache.incidents[incident.id] = incident
 
 
 async def _prefetch_open(session: AsyncSession, cache: WorkspaceCache, keys: set[str]) -> None:
@@ -114,11 +150,16 @@ async def _prefetch_open(session: AsyncSession, cache: WorkspaceCache, keys: set
         return
     cache.since = utcnow() - timedelta(seconds=window)
     wanted = sorted(keys)
-    found = await session.execute(
-        lookups.OPEN_BY_GROUP_KEYS,
-        {"workspace_id": cache.workspace.id, "cutoff": cache.since, "group_keys": wanted},
+    found = await _load_in_pieces(
+        session, Incident, lookups.open_by_group_keys, wanted,
+        {"workspace_id": cache.workspace.id, "cutoff": cache.since},
     )
     cache.open_incidents = dict.fromkeys(wanted)
-    for incident in found.scalars():
-        if incident.group_key is not None and cache.open_incidents[incident.group_key] is None:
-            cache.open_incidents[incident.group_key] = incident
+    for incident in found:
+        key = incident.group_key
+        if key is None:
+            continue
+        incident = cache.incidents.setdefault(incident.id, incident)  # one object per row
+        kept = cache.open_incidents[key]
+        if kept is None or (incident.created_at, incident.id) > (kept.created_at, kept.id):
+            cache.open_incidents[key] = incident

@@ -29,8 +29,12 @@ from sqlalchemy import Dialect, Table, insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlmodel import SQLModel
 
+from gateway.domain.storage import direct
+from gateway.domain.storage.direct import new_row
+
 SESSION_KEY = "seliq_bulk_rows"
 FINAL_KEY = "seliq_bulk_final"  # ids of the kept rows that `insert_later` made
+LAST_FLUSH_KEY = "seliq_bulk_last_flush"  # set by `Database.write` before the commit's flush
 
 
 def _pending(session: Session) -> dict[Table, dict[Any, SQLModel]]:
@@ -39,45 +43,6 @@ def _pending(session: Session) -> dict[Table, dict[Any, SQLModel]]:
 
 
 M = TypeVar("M", bound=SQLModel)
-_MISSING = object()
-
-
-def new_row(model: type[M], **values: Any) -> M:
-    """A new `model` object, made the way SQLAlchemy makes the rows it loads: its values go
-    straight into the instance, without the per-attribute events and pydantic checks of
-    `model(...)` (about a fifth of the time an alert took). Fields not given take their defaults.
-    For rows passed to `add`, whose values are inserted as they are at the flush."""
-    fields: dict[str, Any] = {}
-    for name, default in _fields(model):
-        value = values.get(name, _MISSING)
-        if value is _MISSING:
-            if default is _MISSING:
-                raise TypeError(f"{model.__name__}: {name} is required")
-            value = default() if callable(default) else default
-        fields[name] = value
-    row: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
-    row.__dict__.update(fields)
-    object.__setattr__(row, "__pydantic_fields_set__", set(values))
-    return row
-
-
-_FIELDS: dict[type[SQLModel], list[tuple[str, Any]]] = {}
-
-
-def _fields(model: type[SQLModel]) -> list[tuple[str, Any]]:
-    """(field, its default value or factory, or _MISSING) for every field of `model`."""
-    found = _FIELDS.get(model)
-    if found is None:
-        found = []
-        for name, field in model.model_fields.items():
-            if field.default_factory is not None:
-                found.append((name, field.default_factory))
-            elif not field.is_required():
-                found.append((name, field.default))
-            else:
-                found.append((name, _MISSING))
-        _FIELDS[model] = found
-    return found
 
 
 def add(session: Any, row: SQLModel) -> None:
@@ -124,6 +89,8 @@ def insert_pending(session: Session) -> None:
         if rows:
             statement = _insert_of(table, connection.dialect)
             connection.exec_driver_sql(statement.sql, [statement.values(r) for r in rows.values()])
+    if session.info.get(LAST_FLUSH_KEY):
+        return  # the commit's flush: nothing will change them or look them up any more
     for rows in pending.values():
         for key, row in rows.items():
             if key not in final:
@@ -192,4 +159,5 @@ class WriteSession(Session):
     def flush(self, objects: Sequence[Any] | None = None) -> None:
         if not self._flushing:
             insert_pending(self)
+            direct.write_changes(self)
         super().flush(objects)

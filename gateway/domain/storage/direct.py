@@ -1,0 +1,236 @@
+"""Rows read and changed without the ORM's machinery, for the write path's hot statements.
+
+A group of ingest requests reads the rows it needs up front (the locked workspace, the firing
+alerts its fingerprints match, the open incidents its group keys match) and changes a few
+columns of some of them. Through the ORM each of those reads built a query context, a result and
+identity-mapped objects, and each change went through the unit of work's history and flush
+(together about a fifth of a webhook alert's CPU). Here:
+
+- `load` runs a SELECT compiled once per dialect (`Select`) on the session's connection and
+  makes the model objects the way SQLAlchemy makes loaded rows (`bulk.new_row`): values
+  converted by the same result processors SQLAlchemy's own execution applies. They are not in
+  the session's identity map: the caller keeps them (the group's cache, `ingest.prefetch`).
+- `watch` notes such rows' values; at the session's next flush (`bulk.WriteSession.flush`)
+  `write_changes` compares each watched row with what it noted and sends one executemany
+  `UPDATE ... WHERE <primary key>` per table and set of changed columns, then notes the new
+  values (a later flush writes only what changed after it). Only changed columns are written,
+  as the unit of work would.
+
+A watched row must not be `session.add`ed (the session would take it for a new row and insert
+it): callers check `is_watched` first, as they check `bulk.is_pending` for new rows.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Dialect, Select, Table, bindparam, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
+
+WATCH_KEY = "seliq_direct_watched"
+
+Processor = Callable[[Any], Any] | None
+
+M = TypeVar("M", bound=SQLModel)
+_MISSING = object()
+
+
+def new_row(model: type[M], **values: Any) -> M:
+    """A new `model` object, made the way SQLAlchemy makes the rows it loads: its values go
+    straight into the instance, without the per-attribute events and pydantic checks of
+    `model(...)` (about a fifth of the time an alert took). Fields not given take their defaults.
+    For rows passed to `add`, whose values are inserted as they are at the flush."""
+    fields: dict[str, Any] = {}
+    for name, default in _fields(model):
+        value = values.get(name, _MISSING)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise TypeError(f"{model.__name__}: {name} is required")
+            value = default() if callable(default) else default
+        fields[name] = value
+    row: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    row.__dict__.update(fields)
+    object.__setattr__(row, "__pydantic_fields_set__", set(values))
+    return row
+
+
+_FIELDS: dict[type[SQLModel], list[tuple[str, Any]]] = {}
+
+
+def _fields(model: type[SQLModel]) -> list[tuple[str, Any]]:
+    """(field, its default value or factory, or _MISSING) for every field of `model`."""
+    found = _FIELDS.get(model)
+    if found is None:
+        found = []
+        for name, field in model.model_fields.items():
+            if field.default_factory is not None:
+                found.append((name, field.default_factory))
+            elif not field.is_required():
+                found.append((name, field.default))
+            else:
+                found.append((name, _MISSING))
+        _FIELDS[model] = found
+    return found
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A SELECT's SQL for one dialect, its parameters in order with their bind processors, and
+    its result columns with their result processors."""
+
+    sql: str
+    # (name, bind processor, the statement's own value for it: a literal, or _MISSING)
+    parameters: tuple[tuple[str, Processor, Any], ...]
+    columns: tuple[tuple[str, Processor], ...]
+
+    def arguments(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        found = []
+        for name, process, own in self.parameters:
+            value = values[name] if own is _MISSING else own
+            found.append(value if process is None else process(value))
+        return tuple(found)
+
+
+_SELECTS: dict[tuple[int, Dialect], tuple[Select[Any], _Compiled]] = {}
+
+
+def _compiled(statement: Select[Any], dialect: Dialect) -> _Compiled:
+    key = (id(statement), dialect)
+    found = _SELECTS.get(key)
+    if found is None or found[0] is not statement:
+        # Literal IN lists (`status IN ('triggered', ...)`) rendered as one parameter each; the
+        # statement's literals are processed here, once.
+        plain = statement.compile(dialect=dialect)
+        required = {bind.key: None for bind in plain.binds.values() if bind.required}
+        expanded = plain.construct_expanded_state(required)
+        parameters = []
+        for name in expanded.positiontup or ():
+            bind = plain.binds.get(name)
+            if bind is None:  # one value of an expanded literal list: `status_1_2`
+                bind = plain.binds[name.rsplit("_", 1)[0]]
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if name in required:
+                parameters.append((name, process, _MISSING))
+            else:
+                own = expanded.parameters[name]
+                parameters.append((name, None, own if process is None else process(own)))
+        columns = tuple(
+            (str(column.key), column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for column in statement.selected_columns
+        )
+        found = _SELECTS[key] = (
+            statement, _Compiled(expanded.statement, tuple(parameters), columns)
+        )
+    return found[1]
+
+
+async def load(
+    session: AsyncSession, model: type[M], statement: Select[Any], values: Mapping[str, Any]
+) -> list[M]:
+    """The rows `statement` (built once, selecting `model`'s table's columns) finds with
+    `values` for its bound parameters, as `model` objects kept out of the session."""
+    connection = await session.connection()
+    compiled = _compiled(statement, connection.dialect)
+    result = await connection.exec_driver_sql(compiled.sql, compiled.arguments(values))
+    columns = compiled.columns
+    rows = []
+    for raw in result.all():
+        fields = {
+            name: value if process is None or value is None else process(value)
+            for (name, process), value in zip(columns, raw, strict=True)
+        }
+        rows.append(new_row(model, **fields))
+    return rows
+
+
+def columns_of(model: type[SQLModel]) -> Sequence[Any]:
+    """`model`'s table's columns, for `select(*columns_of(model))`."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return list(table.columns)
+
+
+# ---- changes to watched rows ---------------------------------------------------------------
+
+
+def _watched(session: Any) -> dict[int, tuple[SQLModel, tuple[Any, ...]]]:
+    sync = getattr(session, "sync_session", session)
+    watched: dict[int, tuple[SQLModel, tuple[Any, ...]]] = sync.info.setdefault(WATCH_KEY, {})
+    return watched
+
+
+@functools.cache
+def _names(table: Table) -> tuple[str, ...]:
+    return tuple(column.key for column in table.columns)
+
+
+def _snapshot(row: SQLModel, names: tuple[str, ...]) -> tuple[Any, ...]:
+    found = row.__dict__
+    return tuple(found[name] for name in names)
+
+
+def watch(session: AsyncSession, rows: Iterable[SQLModel]) -> None:
+    """Write what changes in `rows` (made by `load`) at the session's next flush."""
+    watched = _watched(session)
+    for row in rows:
+        watched[id(row)] = (row, _snapshot(row, _names(type(row).__table__)))  # type: ignore[attr-defined]
+
+
+def is_watched(session: Any, row: SQLModel) -> bool:
+    sync = getattr(session, "sync_session", session)
+    watched: dict[int, Any] = sync.info.get(WATCH_KEY) or {}
+    return id(row) in watched
+
+
+def write_changes(session: Session) -> None:
+    """At a flush: one executemany UPDATE per table and set of changed columns."""
+    watched: dict[int, tuple[SQLModel, tuple[Any, ...]]] | None = session.info.get(WATCH_KEY)
+    if not watched:
+        return
+    changes: dict[tuple[Table, tuple[str, ...]], list[SQLModel]] = {}
+    for key, (row, noted) in watched.items():
+        table: Table = type(row).__table__  # type: ignore[attr-defined]
+        names = _names(table)
+        now = _snapshot(row, names)
+        changed = tuple(
+            name for name, before, after in zip(names, noted, now, strict=True)
+            if before is not after and before != after
+        )
+        if changed:
+            changes.setdefault((table, changed), []).append(row)
+            watched[key] = (row, now)
+    if not changes:
+        return
+    connection = session.connection()
+    for (table, changed), rows in changes.items():
+        statement = _update_of(table, changed, connection.dialect)
+        connection.exec_driver_sql(statement.sql, [statement.arguments(r.__dict__) for r in rows])
+
+
+_UPDATES: dict[tuple[Table, tuple[str, ...], Dialect], _Compiled] = {}
+
+
+def _update_of(table: Table, changed: tuple[str, ...], dialect: Dialect) -> _Compiled:
+    """`UPDATE table SET <changed> WHERE <primary key>`, its parameters named after the row's
+    attributes (the primary key's with a prefix, as SET's names are the columns')."""
+    key = (table, changed, dialect)
+    found = _UPDATES.get(key)
+    if found is None:
+        statement = update(table).values({name: bindparam(f"set_{name}") for name in changed})
+        for column in table.primary_key.columns:
+            statement = statement.where(column == bindparam(f"pk_{column.key}"))
+        compiled = statement.compile(dialect=dialect)
+        names = compiled.positiontup
+        assert names is not None, "a positional paramstyle (SQLite, asyncpg)"
+        parameters = []
+        for name in names:
+            attribute = name.removeprefix("set_").removeprefix("pk_")
+            column_type = table.columns[attribute].type
+            process = column_type.dialect_impl(dialect).bind_processor(dialect)
+            parameters.append((attribute, process, _MISSING))
+        found = _UPDATES[key] = _Compiled(compiled.string, tuple(parameters), ())
+    return found

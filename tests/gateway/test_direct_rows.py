@@ -1,0 +1,146 @@
+"""Rows read and changed without the ORM (`gateway.domain.storage.direct`), on both backends:
+`load` makes the objects the ORM would load (every column, converted the same way), and a
+watched row's changes go out at the flush as one UPDATE of the changed columns only, once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlmodel import SQLModel, col
+
+from gateway.domain.ingest import lookups
+from gateway.domain.storage import direct
+from gateway.domain.storage.engine import Database
+from gateway.domain.storage.models import Alert, Incident, Workspace
+from gateway.domain.timeutil import utcnow
+from tests.ingest.test_group_commit import ingest_alone
+from tests.support.data import Tenants
+
+
+def values(row: SQLModel) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in direct.columns_of(type(row))}
+
+
+async def seed(db: Database, workspace_id: str) -> None:
+    for n in range(3):
+        await ingest_alone(db, workspace_id, {
+            "title": f"disk {n}", "fingerprint": f"fp-{n}", "severity": "high",
+            "labels": {"alertname": "disk", "host": f"h{n % 2}", "note": "ünïcode"},
+            "description": "a description",
+        })
+
+
+async def test_loaded_rows_are_what_the_orm_loads(db: Database, tenants: Tenants) -> None:
+    workspace = tenants.acme.id
+    await seed(db, workspace)
+    async with db.write() as session:
+        loaded = await direct.load(
+            session, Workspace, lookups.locked_workspace_row(), {"workspace_id": workspace}
+        )
+        alerts = await direct.load(
+            session, Alert, lookups.firing_by_fingerprints(4),
+            {"workspace_id": workspace, **lookups.in_values(["fp-0", "fp-1", "fp-2"])},
+        )
+        keys = sorted({a.labels["alertname"] for a in alerts})
+        group_keys = sorted({i.group_key for i in (await session.execute(
+            select(Incident).where(col(Incident.workspace_id) == workspace)
+        )).scalars() if i.group_key})
+        incidents = await direct.load(
+            session, Incident, lookups.open_by_group_keys(lookups.in_size(len(group_keys))),
+            {"workspace_id": workspace, "cutoff": utcnow().replace(year=2000),
+             **lookups.in_values(group_keys)},
+        )
+        orm_workspace = await session.get(Workspace, workspace)
+        orm_alerts = (await session.execute(
+            select(Alert).where(col(Alert.workspace_id) == workspace)
+            .where(col(Alert.fingerprint).in_(["fp-0", "fp-1", "fp-2"]))
+        )).scalars().all()
+        orm_incidents = (await session.execute(
+            select(Incident).where(col(Incident.workspace_id) == workspace)
+            .where(col(Incident.group_key).in_(group_keys))
+        )).scalars().all()
+    assert keys == ["disk"]
+    assert [values(w) for w in loaded] == [values(orm_workspace)]  # type: ignore[arg-type]
+    assert sorted(map(values, alerts), key=str) == sorted(map(values, orm_alerts), key=str)
+    assert len(alerts) == 3
+    assert sorted(map(values, incidents), key=str) == sorted(map(values, orm_incidents), key=str)
+    assert len(incidents) == 2  # one per host
+
+
+def updates(db: Database) -> tuple[list[str], Any]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            seen.append(" ".join(statement.split()))
+
+    return seen, record
+
+
+async def test_watched_changes_are_written_once_and_only_what_changed(
+    db: Database, tenants: Tenants
+) -> None:
+    workspace = tenants.acme.id
+    await seed(db, workspace)
+    seen, record = updates(db)
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.write() as session:
+            alerts = await direct.load(
+                session, Alert, lookups.firing_by_fingerprints(1),
+                {"workspace_id": workspace, **lookups.in_values(["fp-1"])},
+            )
+            direct.watch(session, alerts)
+            await session.flush()
+            assert seen == []  # nothing changed: nothing written
+            alert = alerts[0]
+            alert.occurrences += 4
+            alert.labels = {**alert.labels, "extra": "yes"}
+            await session.flush()
+            assert len(seen) == 1
+            assert "occurrences" in seen[0] and "labels" in seen[0]
+            assert "title" not in seen[0] and "severity" not in seen[0]
+            await session.flush()
+            assert len(seen) == 1  # written already
+            alert.status = "resolved"
+        assert len(seen) == 2 and "status" in seen[1] and "occurrences" not in seen[1]
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    async with db.read() as session:
+        stored = await session.get(Alert, alert.id)
+    assert stored is not None
+    assert (stored.occurrences, stored.status, stored.labels["extra"]) == (5, "resolved", "yes")
+    assert stored.labels["note"] == "ünïcode"
+
+
+async def test_a_rolled_back_write_leaves_watched_rows_as_they_were(
+    db: Database, tenants: Tenants
+) -> None:
+    workspace = tenants.acme.id
+    await seed(db, workspace)
+    async with db.read() as session:
+        before = await session.get(Workspace, workspace)
+    assert before is not None
+    try:
+        async with db.write() as session:
+            found = await direct.load(
+                session, Workspace, lookups.locked_workspace_row(), {"workspace_id": workspace}
+            )
+            direct.watch(session, found)
+            found[0].incident_seq += 100
+            await session.flush()
+            raise RuntimeError("the unit failed")
+    except RuntimeError:
+        pass
+    async with db.read() as session:
+        stored = await session.get(Workspace, workspace)
+    assert stored is not None and stored.incident_seq == before.incident_seq
+
+
+def test_in_lists_come_in_powers_of_two_padded_with_their_last_value() -> None:
+    assert [lookups.in_size(n) for n in range(1, 10)] == [1, 2, 4, 4, 8, 8, 8, 8, 16]
+    assert lookups.in_values(["a", "b", "c"]) == {"in_0": "a", "in_1": "b", "in_2": "c",
+                                                  "in_3": "c"}
+    big = [str(n) for n in range(lookups.IN_LIST_MAX + 3)]
+    assert [len(piece) for piece in lookups.pieces(big)] == [lookups.IN_LIST_MAX, 3]
