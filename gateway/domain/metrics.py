@@ -33,7 +33,7 @@ from prometheus_client import (
     ProcessCollector,
     disable_created_metrics,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -168,6 +168,14 @@ class _DatabaseCollector(Collector):
         yield queue
         if metrics.db is None:
             return
+        grouped = metrics.db.grouped  # how many writes share a commit (operations.md)
+        yield CounterMetricFamily(
+            "seliq_write_groups", "Group-committed write transactions.", value=grouped.groups
+        )
+        yield CounterMetricFamily(
+            "seliq_write_group_units", "Writes committed in those transactions.",
+            value=grouped.units,
+        )
         pool: Any = metrics.db.engine.sync_engine.pool
         if not all(hasattr(pool, name) for name in ("checkedout", "size", "overflow")):
             return  # NullPool / StaticPool: nothing to report

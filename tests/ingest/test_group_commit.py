@@ -18,6 +18,7 @@ from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert, Incident, TimelineEvent
 from tests.ingest.conftest import Hook, alerts_of, post
 from tests.support.data import Tenants
+from tests.support.metrics import scrape, value
 from tests.support.server import Server
 
 
@@ -183,6 +184,11 @@ async def test_concurrent_webhook_posts_share_transactions(
     assert db.grouped.groups - groups < 48  # and some shared a commit
     incidents = {r.body["incidents"][0] for r in replies}
     assert len(incidents) == 4
+    # /metrics tells operators how many writes shared each commit.
+    samples = await scrape(server.http, server.url)
+    assert value(samples, "seliq_write_groups_total") == db.grouped.groups
+    assert value(samples, "seliq_write_group_units_total") == db.grouped.units
+    assert db.grouped.units > db.grouped.groups
 
 
 async def test_a_group_asking_in_pieces_writes_the_same(
