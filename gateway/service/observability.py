@@ -144,4 +144,9 @@ class RequestObserver:
             fields["cost"] = cost
         if self.counter is not None:
             fields["sql_statements"] = self.counter.count
-        access_log.log(level, "request", extra=fields)
+        # Made and handled here rather than by `access_log.log`: that would look up the caller's
+        # source line (a stack walk per request), which the access line never shows.
+        record = access_log.makeRecord(
+            access_log.name, level, "(access)", 0, "request", (), None, extra=fields
+        )
+        access_log.handle(record)
