@@ -13,7 +13,8 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway.domain.ingest import formats, lookups, pipeline
+from gateway.domain.ingest import formats, lookups, pipeline, prefetch
+from gateway.domain.storage import direct
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert, Incident, TimelineEvent
 from tests.ingest.conftest import Hook, alerts_of, post
@@ -202,3 +203,29 @@ async def test_a_group_asking_in_pieces_writes_the_same(
         await ingest_alone(db, alone, body)
     await ingest_as_one_group(db, [work(grouped, body) for body in stream()])
     assert await state(db, grouped) == await state(db, alone)
+
+
+async def test_a_resolution_stops_the_groups_watch_on_its_workspace(
+    db: Database, tenants: Tenants
+) -> None:
+    """After a resolution the workspace's lookups go to the database; the rows the prefetch read
+    are written once and no longer compared at every later flush (a batch of a resolution and
+    255 repeats once spent most of its time comparing them)."""
+    workspace = tenants.acme.id
+    await ingest_alone(db, workspace, {"title": "t", "fingerprint": "fp-r"})
+    alerts = formats.parse({"title": "t", "fingerprint": "fp-r"}).alerts
+    async with db.write() as session:
+        await prefetch.prefetch(session, {workspace: alerts})
+        cache = prefetch.cache_for(session, workspace)
+        assert cache is not None and cache.firing["fp-r"] is not None
+        rows = [cache.workspace, cache.firing["fp-r"], *cache.incidents.values()]
+        assert all(direct.is_watched(session, row) for row in rows)
+        cache.firing["fp-r"].occurrences += 1
+        await prefetch.forget(session, workspace)
+        assert prefetch.cache_for(session, workspace) is None
+        assert not any(direct.is_watched(session, row) for row in rows)
+    async with db.read() as session:
+        found = (await session.execute(
+            select(Alert).where(col(Alert.fingerprint) == "fp-r")
+        )).scalars().one()
+    assert found.occurrences == 2  # written by the forget's flush

@@ -94,7 +94,7 @@ def in_size(count: int) -> int:
 
 
 def pieces(values: list[str]) -> list[list[str]]:
-    return [values[at:at + IN_LIST_MAX] for at in range(0, len(values), IN_LIST_MAX)] or [[]]
+    return [values[at:at + IN_LIST_MAX] for at in range(0, len(values), IN_LIST_MAX)]
 
 
 def in_values(values: list[str]) -> dict[str, str]:

@@ -309,8 +309,7 @@ async def _resolve(
     now = clock.now
     # A resolution changes which alerts fire and which incidents are open: from here on this
     # workspace's lookups ask the database (which sees everything after a flush).
-    prefetch.forget(session, workspace.id)
-    await session.flush()
+    await prefetch.forget(session, workspace.id)
     stmt = (
         select(Alert)
         .where(col(Alert.workspace_id) == workspace.id)

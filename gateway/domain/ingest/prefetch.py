@@ -83,8 +83,14 @@ def cache_for(session: AsyncSession, workspace_id: str) -> WorkspaceCache | None
     return caches.get(workspace_id)
 
 
-def forget(session: AsyncSession, workspace_id: str) -> None:
-    session.info.get(SESSION_KEY, {}).pop(workspace_id, None)
+async def forget(session: AsyncSession, workspace_id: str) -> None:
+    """Drop the workspace's cache: what its rows changed is written (a flush), and they are no
+    longer watched (every later flush would compare them again, and nothing changes them)."""
+    cache: WorkspaceCache | None = session.info.get(SESSION_KEY, {}).pop(workspace_id, None)
+    await session.flush()
+    if cache is not None:
+        firing = [alert for alert in cache.firing.values() if alert is not None]
+        direct.unwatch(session, [cache.workspace, *cache.incidents.values(), *firing])
 
 
 async def prefetch(session: AsyncSession, alerts: dict[str, list[AlertIn]]) -> None:

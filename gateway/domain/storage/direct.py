@@ -180,6 +180,13 @@ def watch(session: AsyncSession, rows: Iterable[SQLModel]) -> None:
         watched[id(row)] = (row, _snapshot(row, _names(type(row).__table__)))  # type: ignore[attr-defined]
 
 
+def unwatch(session: AsyncSession, rows: Iterable[SQLModel]) -> None:
+    """Stop watching `rows` (after a flush wrote their changes)."""
+    watched = _watched(session)
+    for row in rows:
+        watched.pop(id(row), None)
+
+
 def is_watched(session: Any, row: SQLModel) -> bool:
     sync = getattr(session, "sync_session", session)
     watched: dict[int, Any] = sync.info.get(WATCH_KEY) or {}
