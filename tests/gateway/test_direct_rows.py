@@ -4,6 +4,9 @@ watched row's changes go out at the flush as one UPDATE of the changed columns o
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, select
@@ -144,3 +147,19 @@ def test_in_lists_come_in_powers_of_two_padded_with_their_last_value() -> None:
                                                   "in_3": "c"}
     big = [str(n) for n in range(lookups.IN_LIST_MAX + 3)]
     assert [len(piece) for piece in lookups.pieces(big)] == [lookups.IN_LIST_MAX, 3]
+
+
+def test_rows_made_before_any_orm_use_work() -> None:
+    """A process whose first use of a model is a row made here (a worker's first group
+    prefetch) gets a working object: the ORM's attributes are set up first."""
+    script = (
+        "from gateway.domain.storage.direct import new_row\n"
+        "from gateway.domain.storage.models import Workspace\n"
+        "print(new_row(Workspace, id='ws_1', slug='a', name='A').id)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ws_1"

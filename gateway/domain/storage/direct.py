@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Dialect, Select, Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers
 from sqlmodel import SQLModel
 
 WATCH_KEY = "seliq_direct_watched"
@@ -66,6 +66,9 @@ def _fields(model: type[SQLModel]) -> list[tuple[str, Any]]:
     """(field, its default value or factory, or _MISSING) for every field of `model`."""
     found = _FIELDS.get(model)
     if found is None:
+        # The ORM sets its attributes up on first use (a query, a constructor); rows made here
+        # may be a process's first use of the model, before any of those.
+        configure_mappers()
         found = []
         for name, field in model.model_fields.items():
             if field.default_factory is not None:
