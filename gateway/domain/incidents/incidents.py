@@ -22,7 +22,7 @@ from gateway.domain.incidents import timeline
 from gateway.domain.listing import AT_LEAST, BEFORE, EQ, IN, TEXT, Condition, Listing
 from gateway.domain.pagination import Page, PageArgs, SortKey, apply_keyset, make_page
 from gateway.domain.storage.models import INCIDENT_STATUSES, SEVERITIES, Incident, Note, Workspace
-from gateway.domain.storage.rows import counts_per_parent, limited_per_parent
+from gateway.domain.storage.rows import counts_per_parent, limited_per_parent, row_locked
 from gateway.domain.timeutil import utcnow
 
 ORDER_COLUMNS: dict[str, SortKey] = {}
@@ -46,14 +46,6 @@ TRANSITIONS = {
     "resolved": set(),
 }
 MAX_NOTE_LENGTH = 10_000
-# Row locks taken by writers: `FOR NO KEY UPDATE` on PostgreSQL (blocks other writers of the row,
-# not inserts of rows that reference it); SQLite ignores it (its writers are serialised anyway).
-ROW_LOCK: dict[str, bool] = {"key_share": True}  # `with_for_update=ROW_LOCK`
-
-
-def row_locked(stmt: Select[Any]) -> Select[Any]:
-    """`stmt` taking `ROW_LOCK` on its rows, for statements built once (not `session.get`)."""
-    return stmt.with_for_update(key_share=ROW_LOCK["key_share"])
 
 
 @dataclass(frozen=True)

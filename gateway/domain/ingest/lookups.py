@@ -13,9 +13,9 @@ from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, or_, sel
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from gateway.domain.incidents.incidents import row_locked
 from gateway.domain.storage import direct
 from gateway.domain.storage.models import OPEN_STATUSES, Alert, Incident, Workspace
+from gateway.domain.storage.rows import row_locked
 
 Value = str | datetime | ColumnElement[Any]  # a value, or a bound parameter for one
 

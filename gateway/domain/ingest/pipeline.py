@@ -36,7 +36,6 @@ from gateway.domain.errors import NotFound
 from gateway.domain.events import hub as events
 from gateway.domain.incidents import timeline
 from gateway.domain.incidents.incidents import (
-    ROW_LOCK,
     next_number,
     set_severity,
     set_status,
@@ -49,6 +48,7 @@ from gateway.domain.ingest.results import AlertResult, IngestResult
 from gateway.domain.storage import bulk, direct
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import SEVERITY_RANK, Alert, Incident, Workspace
+from gateway.domain.storage.rows import ROW_LOCK
 from gateway.domain.timeutil import utcnow
 
 OUTCOMES = ("created", "deduplicated", "grouped", "resolved")

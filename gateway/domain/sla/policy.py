@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.domain.errors import InvalidInput, NotFound
 from gateway.domain.storage.models import SEVERITIES, Workspace
+from gateway.domain.storage.rows import ROW_LOCK
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -154,7 +155,7 @@ async def update_policy(
     """Apply `changes` (after resetting to the defaults when `reset`) inside the caller's write
     transaction. The stored JSON always lists every severity, so it reads on its own."""
     workspace = await session.get(
-        Workspace, workspace_id, with_for_update={"key_share": True}, populate_existing=True
+        Workspace, workspace_id, with_for_update=ROW_LOCK, populate_existing=True
     )
     if workspace is None:
         raise NotFound(f"no workspace {workspace_id}", field="workspace")

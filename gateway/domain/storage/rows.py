@@ -13,6 +13,16 @@ from gateway.domain.pagination import Page, PageArgs, SortKey, keyset_condition,
 M = TypeVar("M")
 
 
+# Row locks taken by writers: `FOR NO KEY UPDATE` on PostgreSQL (blocks other writers of the row,
+# not inserts of rows that reference it); SQLite ignores it (its writers are serialised anyway).
+ROW_LOCK: dict[str, bool] = {"key_share": True}  # `with_for_update=ROW_LOCK`
+
+
+def row_locked(stmt: Select[Any]) -> Select[Any]:
+    """`stmt` taking `ROW_LOCK` on its rows, for statements built once (not `session.get`)."""
+    return stmt.with_for_update(key_share=ROW_LOCK["key_share"])
+
+
 def like_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped (escape char `\\`)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from gateway.domain import ids
 from gateway.domain.storage.models import WebhookToken, Workspace
+from gateway.domain.storage.rows import row_locked
 from gateway.domain.tenancy.auth import hash_secret, new_secret, note_revocation
 from gateway.domain.timeutil import utcnow
 
@@ -21,8 +22,7 @@ async def create_token(session: AsyncSession, workspace: Workspace) -> tuple[Web
     # Two rotations at once queue on the workspace row (PostgreSQL; SQLite serialises writes),
     # so the second one revokes the first one's token and exactly one stays live.
     await session.execute(
-        select(col(Workspace.id)).where(col(Workspace.id) == workspace.id)
-        .with_for_update(key_share=True)
+        row_locked(select(col(Workspace.id)).where(col(Workspace.id) == workspace.id))
     )
     await session.execute(
         update(WebhookToken)
