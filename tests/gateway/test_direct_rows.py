@@ -163,3 +163,16 @@ def test_rows_made_before_any_orm_use_work() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ws_1"
+
+
+async def test_compiled_statements_live_with_their_engine(db: Database, tenants: Tenants) -> None:
+    """Kept on the engine's dialect, not in a module: a process has one engine, a test run
+    thousands, and each engine's statements go with it."""
+    await seed(db, tenants.acme.id)
+    cache = direct.compiled_cache(db.engine.sync_engine.dialect)
+    assert any(key[0] == "insert" for key in cache)
+    other = Database(str(db.engine.url.render_as_string(hide_password=False)))
+    try:
+        assert direct.compiled_cache(other.engine.sync_engine.dialect) == {}
+    finally:
+        await other.dispose()

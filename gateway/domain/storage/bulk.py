@@ -132,11 +132,9 @@ class _Insert:
         return tuple(values)
 
 
-_INSERTS: dict[tuple[Table, Dialect], _Insert] = {}
-
-
 def _insert_of(table: Table, dialect: Dialect) -> _Insert:
-    statement = _INSERTS.get((table, dialect))
+    cache = direct.compiled_cache(dialect)
+    statement: _Insert | None = cache.get(("insert", table))
     if statement is None:
         compiled = insert(table).compile(
             dialect=dialect, column_keys=[column.key for column in table.columns]
@@ -148,7 +146,7 @@ def _insert_of(table: Table, dialect: Dialect) -> _Insert:
         columns = tuple(
             (bind.key, bind.type.dialect_impl(dialect).bind_processor(dialect)) for bind in binds
         )
-        statement = _INSERTS[(table, dialect)] = _Insert(compiled.string, columns)
+        statement = cache[("insert", table)] = _Insert(compiled.string, columns)
     return statement
 
 

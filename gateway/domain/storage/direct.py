@@ -118,12 +118,17 @@ class _Compiled:
         return tuple(found)
 
 
-_SELECTS: dict[tuple[int, Dialect], tuple[Select[Any], _Compiled]] = {}
+def compiled_cache(dialect: Dialect) -> dict[Any, Any]:
+    """Statements compiled for `dialect`, kept on it: they live and go with its engine (a
+    process has one; a test run makes thousands, which a module-level cache kept alive)."""
+    cache: dict[Any, Any] = dialect.__dict__.setdefault("seliq_compiled", {})
+    return cache
 
 
 def _compiled(statement: Select[Any], dialect: Dialect) -> _Compiled:
-    key = (id(statement), dialect)
-    found = _SELECTS.get(key)
+    cache = compiled_cache(dialect)
+    key = ("select", id(statement))
+    found = cache.get(key)
     if found is None or found[0] is not statement:
         # Literal IN lists (`status IN ('triggered', ...)`) rendered as one parameter each; the
         # statement's literals are processed here, once.
@@ -145,7 +150,7 @@ def _compiled(statement: Select[Any], dialect: Dialect) -> _Compiled:
             (str(column.key), column.type.dialect_impl(dialect).result_processor(dialect, None))
             for column in statement.selected_columns
         )
-        found = _SELECTS[key] = (
+        found = cache[key] = (
             statement, _Compiled(expanded.statement, tuple(parameters), columns)
         )
     return found[1]
@@ -240,14 +245,12 @@ def write_changes(session: Session) -> None:
         connection.exec_driver_sql(statement.sql, [statement.arguments(r.__dict__) for r in rows])
 
 
-_UPDATES: dict[tuple[Table, tuple[str, ...], Dialect], _Compiled] = {}
-
-
 def _update_of(table: Table, changed: tuple[str, ...], dialect: Dialect) -> _Compiled:
     """`UPDATE table SET <changed> WHERE <primary key>`, its parameters named after the row's
     attributes (the primary key's with a prefix, as SET's names are the columns')."""
-    key = (table, changed, dialect)
-    found = _UPDATES.get(key)
+    cache = compiled_cache(dialect)
+    key = ("update", table, changed)
+    found: _Compiled | None = cache.get(key)
     if found is None:
         statement = update(table).values({name: bindparam(f"set_{name}") for name in changed})
         for column in table.primary_key.columns:
@@ -261,5 +264,5 @@ def _update_of(table: Table, changed: tuple[str, ...], dialect: Dialect) -> _Com
             column_type = table.columns[attribute].type
             process = column_type.dialect_impl(dialect).bind_processor(dialect)
             parameters.append((attribute, process, _MISSING))
-        found = _UPDATES[key] = _Compiled(compiled.string, tuple(parameters), ())
+        found = cache[key] = _Compiled(compiled.string, tuple(parameters), ())
     return found
