@@ -25,25 +25,16 @@ DELIVERY = "dlv"
 PREFIXES = (WORKSPACE, INCIDENT, ALERT, EVENT, NOTE, REPORT, API_KEY, WEBHOOK, DELIVERY)
 
 
-def _encode(value: int, length: int) -> str:
-    """The low `5 * length` bits of `value`, most significant first, in `_ALPHABET`."""
-    chars = []
-    for _ in range(length):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
-
-
 # Every pair of characters, by the 10 bits it encodes, and where each pair of an id sits.
 _PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]
 _SHIFTS = tuple(range(120, -1, -10))
 
 
 def new_id(prefix: str) -> str:
-    """A fresh id with `prefix`, e.g. `new_id("inc")` -> `inc_01jd0x...`: `_encode(millis, 10)`
-    then `_encode(rand, 16)`, which is the 130-bit number `millis << 80 | rand` in 26 characters,
-    written here two at a time (ids are made several per alert; the loop was ~2% of ingestion's
-    CPU, this takes half the time)."""
+    """A fresh id with `prefix`, e.g. `new_id("inc")` -> `inc_01jd0x...`: the 48-bit time in
+    10 characters then the 80 random bits in 16, i.e. the 130-bit number `millis << 80 | rand`
+    in 26, written two characters at a time (ids are made several per alert; one at a time was
+    ~2% of ingestion's CPU)."""
     millis = int(time.time() * 1000) & ((1 << 48) - 1)
     value = millis << 80 | int.from_bytes(os.urandom(10), "big")
     return prefix + "_" + "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])

@@ -8,6 +8,16 @@ import pytest
 from gateway.domain import ids
 
 
+def encode(value: int, length: int) -> str:
+    """The documented form, one character at a time: the low `5 * length` bits of `value`,
+    most significant first, in the ids' alphabet."""
+    chars = []
+    for _ in range(length):
+        chars.append(ids._ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
 @pytest.mark.parametrize(
     ("millis", "rand"),
     [(0, 0), ((1 << 48) - 1, (1 << 80) - 1), (1_765_000_000_000, 1), (1, 1 << 79),
@@ -19,7 +29,7 @@ def test_new_ids_are_the_time_then_the_random_part(
     monkeypatch.setattr(ids.time, "time", lambda: millis / 1000 + 0.0000001)
     monkeypatch.setattr(ids.os, "urandom", lambda n: rand.to_bytes(n, "big"))
     made = ids.new_id(ids.ALERT)
-    assert made == f"alt_{ids._encode(millis, 10)}{ids._encode(rand, 16)}"
+    assert made == f"alt_{encode(millis, 10)}{encode(rand, 16)}"
     assert ids.prefix_of(made) == ids.ALERT and len(made) == 4 + 26
 
 

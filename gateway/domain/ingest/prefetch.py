@@ -58,6 +58,12 @@ class WorkspaceCache:
         self.workspace.incident_seq += 1
         return self.workspace.incident_seq
 
+    def read_rows(self) -> list[SQLModel]:
+        """The rows `prefetch` read (and watches): the workspace, the incidents and the firing
+        alerts (the pipeline adds alerts it makes to `firing`; they are no watched rows)."""
+        firing = [alert for alert in self.firing.values() if alert is not None]
+        return [self.workspace, *self.incidents.values(), *firing]
+
     def incident(self, incident_id: str | None) -> Incident | None:
         """An incident the group read or made (a firing alert's: `prefetch` read them all)."""
         if incident_id is None:
@@ -89,8 +95,7 @@ async def forget(session: AsyncSession, workspace_id: str) -> None:
     cache: WorkspaceCache | None = session.info.get(SESSION_KEY, {}).pop(workspace_id, None)
     await session.flush()
     if cache is not None:
-        firing = [alert for alert in cache.firing.values() if alert is not None]
-        direct.unwatch(session, [cache.workspace, *cache.incidents.values(), *firing])
+        direct.unwatch(session, cache.read_rows())
 
 
 async def prefetch(session: AsyncSession, alerts: dict[str, list[AlertIn]]) -> None:
@@ -110,8 +115,7 @@ async def prefetch(session: AsyncSession, alerts: dict[str, list[AlertIn]]) -> N
         await _prefetch_firing(session, cache, {item.fingerprint for item in firing})
         labels = correlation.labels_of(cache.workspace)
         await _prefetch_open(session, cache, {correlation.group_key(i, labels) for i in firing})
-        direct.watch(session, [cache.workspace, *cache.incidents.values()])
-        direct.watch(session, [alert for alert in cache.firing.values() if alert is not None])
+        direct.watch(session, cache.read_rows())
         caches[workspace_id] = cache
 
 

@@ -21,11 +21,10 @@ so the override is on `flush` itself; `Database.write` flushes before it commits
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Dialect, Table, insert
+from sqlalchemy import Table
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlmodel import SQLModel
 
@@ -87,8 +86,10 @@ def insert_pending(session: Session) -> None:
     for table in _parents_first(pending):
         rows = pending[table]
         if rows:
-            statement = _insert_of(table, connection.dialect)
-            connection.exec_driver_sql(statement.sql, [statement.values(r) for r in rows.values()])
+            statement = direct.insert_of(table, connection.dialect)
+            connection.exec_driver_sql(
+                statement.sql, [statement.arguments(r.__dict__) for r in rows.values()]
+            )
     if session.info.get(LAST_FLUSH_KEY):
         return  # the commit's flush: nothing will change them or look them up any more
     for rows in pending.values():
@@ -110,44 +111,6 @@ def _parents_first(tables: Iterable[Table]) -> list[Table]:
 @functools.cache
 def _dependency_order() -> dict[Table, int]:
     return {table: index for index, table in enumerate(SQLModel.metadata.sorted_tables)}
-
-
-@dataclass(frozen=True)
-class _Insert:
-    """`insert(table)` with every column, compiled once per dialect: its SQL and, for each of
-    its parameters in order, the column and what SQLAlchemy's own execution would turn the value
-    into (the dialect's bind processor: datetimes as text and JSON as text on SQLite, for
-    instance). Passing the rows as tuples to the driver skips per-row parameter handling that
-    was half the cost of a group's INSERTs."""
-
-    sql: str
-    columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
-
-    def values(self, row: SQLModel) -> tuple[Any, ...]:
-        found = row.__dict__  # a new row's values (`new_row`); never expired before its INSERT
-        values = []
-        for name, process in self.columns:
-            value = found[name] if name in found else getattr(row, name)
-            values.append(value if process is None else process(value))
-        return tuple(values)
-
-
-def _insert_of(table: Table, dialect: Dialect) -> _Insert:
-    cache = direct.compiled_cache(dialect)
-    statement: _Insert | None = cache.get(("insert", table))
-    if statement is None:
-        compiled = insert(table).compile(
-            dialect=dialect, column_keys=[column.key for column in table.columns]
-        )
-        names = compiled.positiontup
-        assert names is not None, "a positional paramstyle (SQLite, asyncpg)"
-        binds = [compiled.binds[name] for name in names]
-        assert sorted(b.key for b in binds) == sorted(c.key for c in table.columns), table.name
-        columns = tuple(
-            (bind.key, bind.type.dialect_impl(dialect).bind_processor(dialect)) for bind in binds
-        )
-        statement = cache[("insert", table)] = _Insert(compiled.string, columns)
-    return statement
 
 
 class WriteSession(Session):

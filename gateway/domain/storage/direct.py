@@ -7,7 +7,7 @@ identity-mapped objects, and each change went through the unit of work's history
 (together about a fifth of a webhook alert's CPU). Here:
 
 - `load` runs a SELECT compiled once per dialect (`Select`) on the session's connection and
-  makes the model objects the way SQLAlchemy makes loaded rows (`bulk.new_row`): values
+  makes the model objects the way SQLAlchemy makes loaded rows (`new_row`): values
   converted by the same result processors SQLAlchemy's own execution applies. They are not in
   the session's identity map: the caller keeps them (the group's cache, `ingest.prefetch`).
 - `watch` notes such rows' values; at the session's next flush (`bulk.WriteSession.flush`)
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Dialect, Select, Table, bindparam, update
+from sqlalchemy import Dialect, Select, Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, configure_mappers
 from sqlmodel import SQLModel
@@ -102,8 +102,11 @@ def _shape(model: type[SQLModel]) -> _Shape:
 
 @dataclass(frozen=True)
 class _Compiled:
-    """A SELECT's SQL for one dialect, its parameters in order with their bind processors, and
-    its result columns with their result processors."""
+    """A statement's SQL for one dialect, its parameters in order with their bind processors
+    (what SQLAlchemy's own execution would turn each value into: datetimes and JSON as text on
+    SQLite, for instance), and a SELECT's result columns with their result processors. Values go
+    to the driver as tuples, without SQLAlchemy's per-row parameter handling (half the cost of a
+    group's INSERTs)."""
 
     sql: str
     # (name, bind processor, the statement's own value for it: a literal, or _MISSING)
@@ -245,6 +248,20 @@ def write_changes(session: Session) -> None:
         connection.exec_driver_sql(statement.sql, [statement.arguments(r.__dict__) for r in rows])
 
 
+def insert_of(table: Table, dialect: Dialect) -> _Compiled:
+    """`INSERT INTO table` with every column, its parameters named after the columns; for
+    `arguments(row.__dict__)` of a row made by `new_row` (every field set)."""
+    cache = compiled_cache(dialect)
+    found: _Compiled | None = cache.get(("insert", table))
+    if found is None:
+        compiled = insert(table).compile(
+            dialect=dialect, column_keys=[column.key for column in table.columns]
+        )
+        assert sorted(compiled.positiontup or ()) == sorted(_names(table)), table.name
+        found = cache[("insert", table)] = _row_statement(compiled, table, dialect)
+    return found
+
+
 def _update_of(table: Table, changed: tuple[str, ...], dialect: Dialect) -> _Compiled:
     """`UPDATE table SET <changed> WHERE <primary key>`, its parameters named after the row's
     attributes (the primary key's with a prefix, as SET's names are the columns')."""
@@ -255,14 +272,19 @@ def _update_of(table: Table, changed: tuple[str, ...], dialect: Dialect) -> _Com
         statement = update(table).values({name: bindparam(f"set_{name}") for name in changed})
         for column in table.primary_key.columns:
             statement = statement.where(column == bindparam(f"pk_{column.key}"))
-        compiled = statement.compile(dialect=dialect)
-        names = compiled.positiontup
-        assert names is not None, "a positional paramstyle (SQLite, asyncpg)"
-        parameters = []
-        for name in names:
-            attribute = name.removeprefix("set_").removeprefix("pk_")
-            column_type = table.columns[attribute].type
-            process = column_type.dialect_impl(dialect).bind_processor(dialect)
-            parameters.append((attribute, process, _MISSING))
-        found = cache[key] = _Compiled(compiled.string, tuple(parameters), ())
+        found = cache[key] = _row_statement(statement.compile(dialect=dialect), table, dialect)
     return found
+
+
+def _row_statement(compiled: Any, table: Table, dialect: Dialect) -> _Compiled:
+    """`compiled` (an `SQLCompiler`): an INSERT or UPDATE of `table` whose parameters each carry
+    one column's value (named after it, or `set_` / `pk_` and its name), with the row attribute
+    and bind processor of each."""
+    names = compiled.positiontup
+    assert names is not None, "a positional paramstyle (SQLite, asyncpg)"
+    parameters = []
+    for name in names:
+        attribute = name.removeprefix("set_").removeprefix("pk_")
+        process = table.columns[attribute].type.dialect_impl(dialect).bind_processor(dialect)
+        parameters.append((attribute, process, _MISSING))
+    return _Compiled(compiled.string, tuple(parameters), ())
