@@ -38,6 +38,8 @@ from schema.workspaces import Workspace
 log = logging.getLogger("seliq.graphql")
 
 UNEXPECTED = "Unexpected error"
+#: Documents whose validation Strawberry remembers (its cache is per size, process-wide).
+VALIDATION_CACHE_SIZE = 256
 
 
 class SeliqSchema(strawberry.Schema):
@@ -59,7 +61,7 @@ def build_schema(
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME}),
         extensions=[] if not with_extensions else [  # none: the T5 benchmark baseline
             lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            lambda: ValidationCache(maxsize=VALIDATION_CACHE_SIZE),
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         ],
     )

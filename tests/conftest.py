@@ -24,6 +24,7 @@ from gateway.domain.storage.engine import Database
 from tests.support import backends
 from tests.support.data import Tenants, make_tenant
 from tests.support.diagnostics import print_task_stacks
+from tests.support.heap import forget_apps
 from tests.support.server import Server, running_server
 
 
@@ -64,6 +65,15 @@ def _logging_as_it_was() -> Iterator[None]:
     for handler in [h for h in root.handlers if h not in handlers]:
         root.removeHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _no_app_outlives_its_test() -> Iterator[None]:
+    """Library caches keyed by app, schema and dialect would keep every earlier test's app alive
+    (tests/support/heap.py): millions of objects, and multi-second full collections landing in
+    whichever test's timing they please."""
+    yield
+    forget_apps()
 
 
 @pytest.fixture(scope="session")
