@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, select
+from sqlalchemy.dialects import sqlite
 from sqlmodel import SQLModel, col
 
 from gateway.domain.ingest import lookups
@@ -176,3 +177,18 @@ async def test_compiled_statements_live_with_their_engine(db: Database, tenants:
         assert direct.compiled_cache(other.engine.sync_engine.dialect) == {}
     finally:
         await other.dispose()
+
+
+def test_parameters_map_to_their_columns_whatever_the_columns_are_called() -> None:
+    """Parameters are matched to columns by name, not by stripping a prefix: columns called
+    `set_by` or `pk_hint` (the UPDATE's own prefixes) keep their values."""
+    table = Table(
+        "odd", MetaData(), Column("id", Integer, primary_key=True),
+        Column("set_by", String), Column("pk_hint", String),
+    )
+    row = {"id": 7, "set_by": "ana", "pk_hint": "h"}
+    inserted = direct.insert_of(table, sqlite.dialect())
+    assert dict(zip(("id", "set_by", "pk_hint"), inserted.arguments(row), strict=True)) == row
+    updated = direct._update_of(table, ("set_by", "pk_hint"), sqlite.dialect())
+    assert updated.sql == "UPDATE odd SET set_by=?, pk_hint=? WHERE odd.id = ?"
+    assert updated.arguments(row) == ("ana", "h", 7)

@@ -258,7 +258,8 @@ def insert_of(table: Table, dialect: Dialect) -> _Compiled:
             dialect=dialect, column_keys=[column.key for column in table.columns]
         )
         assert sorted(compiled.positiontup or ()) == sorted(_names(table)), table.name
-        found = cache[("insert", table)] = _row_statement(compiled, table, dialect)
+        names = {column.key: column.key for column in table.columns}
+        found = cache[("insert", table)] = _row_statement(compiled, table, dialect, names)
     return found
 
 
@@ -269,22 +270,27 @@ def _update_of(table: Table, changed: tuple[str, ...], dialect: Dialect) -> _Com
     key = ("update", table, changed)
     found: _Compiled | None = cache.get(key)
     if found is None:
+        attributes = {f"set_{name}": name for name in changed}
         statement = update(table).values({name: bindparam(f"set_{name}") for name in changed})
         for column in table.primary_key.columns:
+            attributes[f"pk_{column.key}"] = column.key
             statement = statement.where(column == bindparam(f"pk_{column.key}"))
-        found = cache[key] = _row_statement(statement.compile(dialect=dialect), table, dialect)
+        compiled = statement.compile(dialect=dialect)
+        found = cache[key] = _row_statement(compiled, table, dialect, attributes)
     return found
 
 
-def _row_statement(compiled: Any, table: Table, dialect: Dialect) -> _Compiled:
+def _row_statement(
+    compiled: Any, table: Table, dialect: Dialect, attributes: Mapping[str, str]
+) -> _Compiled:
     """`compiled` (an `SQLCompiler`): an INSERT or UPDATE of `table` whose parameters each carry
-    one column's value (named after it, or `set_` / `pk_` and its name), with the row attribute
-    and bind processor of each."""
+    one column's value; `attributes` names the row attribute of each parameter. With the bind
+    processor of each."""
     names = compiled.positiontup
     assert names is not None, "a positional paramstyle (SQLite, asyncpg)"
     parameters = []
     for name in names:
-        attribute = name.removeprefix("set_").removeprefix("pk_")
+        attribute = attributes[name]
         process = table.columns[attribute].type.dialect_impl(dialect).bind_processor(dialect)
         parameters.append((attribute, process, _MISSING))
     return _Compiled(compiled.string, tuple(parameters), ())
