@@ -10,6 +10,7 @@ table emptied before each test (tests/support/backends.py).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import shutil
 import threading
@@ -65,6 +66,14 @@ def _logging_as_it_was() -> Iterator[None]:
     for handler in [h for h in root.handlers if h not in handlers]:
         root.removeHandler(handler)
     root.setLevel(level)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What importing the code and the tests made is never garbage: keep the collector off it,
+    as a serving process does (`gateway.service.processes.tune_gc`), so a full collection walks
+    only what tests made (half the objects; full collections of ~0.5 s in CI before)."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
