@@ -33,7 +33,7 @@ bench: $(STAMP)
 # schema.graphql (docs/api.md, "Schema for client code generation").
 lint: $(STAMP)
 	$(BIN)/ruff check gateway schema rest_compat tests bench
-	$(BIN)/mypy gateway schema rest_compat bench
+	$(BIN)/mypy gateway schema rest_compat bench tests
 	$(BIN)/lint-imports
 	$(BIN)/seliq-gateway schema check schema.graphql
 

@@ -204,7 +204,7 @@ class Generator:
         args = definition.args
         out = []
         backward = "last" in args and self.chance(0.3)
-        order = None
+        order: Any = None
         # orderBy first: the cursors to page from depend on it.
         for name, arg in sorted(args.items(), key=lambda item: item[0] != "orderBy"):
             required = isinstance(arg.type, GraphQLNonNull)

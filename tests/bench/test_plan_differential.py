@@ -17,14 +17,16 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from graphql import GraphQLObjectType
 from sqlalchemy import JSON, Boolean, DateTime, insert, select
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bench import seed
@@ -154,8 +156,8 @@ async def _extras(db: Database) -> None:
         ))
         await session.flush()
         rows = (await session.execute(
-            select(Incident).where(Incident.workspace_id == seed.WORKSPACE_ID)
-            .order_by(Incident.created_at.desc()).limit(12)
+            select(Incident).where(col(Incident.workspace_id) == seed.WORKSPACE_ID)
+            .order_by(col(Incident.created_at).desc()).limit(12)
         )).scalars().all()
         # JSON as JSON columns may hold it: an integer beyond 64 bits, a float, text that is not
         # ASCII, nesting: on the newest incident's newest alert.
@@ -278,11 +280,12 @@ async def _pools(database: Database, executor: GraphQLExecutor, principal: Princ
             ("Note", Note), ("Report", Report),
         ):
             found = (await session.execute(
-                select(model.id).where(model.workspace_id == seed.WORKSPACE_ID).order_by(model.id)
+                select(col(model.id)).where(col(model.workspace_id) == seed.WORKSPACE_ID)
+                .order_by(col(model.id))
             )).scalars().all()
             ids[type_name] = list(found[:: max(1, len(found) // 12)])
         foreign = (await session.execute(
-            select(Incident.id).where(Incident.workspace_id == OTHER_WORKSPACE).limit(2)
+            select(col(Incident.id)).where(col(Incident.workspace_id) == OTHER_WORKSPACE).limit(2)
         )).scalars().all()
     ids["Workspace"] = [seed.WORKSPACE_ID, CHILD_WORKSPACE]
     ids["WebhookDelivery"] = [f"dlv_01diff{number:020d}" for number in range(3)]
@@ -383,6 +386,7 @@ def _selection(
     the same of its nodes."""
     fields = executor.plans.fields
     object_type = executor.schema._schema.get_type(type_name)
+    assert isinstance(object_type, GraphQLObjectType), type_name
     parts = ["__typename"]
     for name in object_type.fields:
         try:
@@ -448,7 +452,7 @@ def _several(count: int) -> bool:
 # Per root list: (nested lists left out, the statements PostgreSQL must get). A webhook
 # delivery's lists of ids and outcomes are JSON columns read as lists: those nodes are built
 # in Python, relation by relation.
-SELECTIONS = {
+SELECTIONS: dict[str, list[tuple[frozenset[str], Callable[[int], bool]]]] = {
     "incidents": [(frozenset(), _one)],
     "alerts": [(frozenset(), _one)],
     "reports": [(frozenset(), _one)],

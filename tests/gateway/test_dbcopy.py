@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from gateway.domain import ids
 from gateway.domain.storage.copy import _parents_first, tables
@@ -58,7 +58,7 @@ async def _add_the_rest(url: str) -> None:
     try:
         async with db.write() as session:
             workspace = (
-                await session.execute(select(Workspace).where(Workspace.slug == "acme-corp"))
+                await session.execute(select(Workspace).where(col(Workspace.slug) == "acme-corp"))
             ).scalar_one()
             now = utcnow()
             session.add(Report(
@@ -108,7 +108,7 @@ async def _planner_row_counts(url: str) -> dict[str, int]:
                 "SELECT relname, reltuples::bigint FROM pg_class WHERE relname = ANY($1)",
                 ([t.name for t in SQLModel.metadata.sorted_tables],),
             )
-            return {name: int(count) for name, count in rows}
+            return {str(row["relname"]): int(row["reltuples"]) for row in rows.mappings()}
     finally:
         await db.dispose()
 
@@ -175,7 +175,7 @@ def test_tables_come_parents_first() -> None:
 
 def test_self_referencing_rows_come_parents_first() -> None:
     table = SQLModel.metadata.tables["workspaces"]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": "ws_a", "parent_id": "ws_c"},  # a customer whose id sorts before its MSSP's
         {"id": "ws_b", "parent_id": None},
         {"id": "ws_c", "parent_id": "ws_d"},

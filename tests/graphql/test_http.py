@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -86,7 +87,7 @@ async def test_unexpected_error_is_masked(
 
 async def test_bad_requests(server: Server, tenants: Tenants) -> None:
     headers = {"Authorization": f"Bearer {tenants.acme.key}"}
-    cases = [
+    cases: list[tuple[dict[str, Any], int]] = [
         ({"data": "{not json", "headers": {"Content-Type": "application/json"}}, 400),
         ({"data": "query { viewer { id } }", "headers": {"Content-Type": "text/plain"}}, 415),
         ({"json": [{"query": QUERY}, {"query": QUERY}]}, 400),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from gateway.domain.storage.models import Note, TimelineEvent
 from tests.support.data import Tenants
@@ -31,9 +32,9 @@ async def _events(server: Server, incident_id: str) -> list[tuple[str, str]]:
     time-ordered; the fixture's alerts are stamped slightly in the future, so `at` is not)."""
     async with server.db.read() as session:
         rows = (await session.execute(
-            select(TimelineEvent.type, TimelineEvent.actor)
-            .where(TimelineEvent.incident_id == incident_id)
-            .order_by(TimelineEvent.id)
+            select(col(TimelineEvent.type), col(TimelineEvent.actor))
+            .where(col(TimelineEvent.incident_id) == incident_id)
+            .order_by(col(TimelineEvent.id))
         )).all()
     return [(row[0], row[1]) for row in rows]
 

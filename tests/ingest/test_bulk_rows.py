@@ -63,7 +63,7 @@ async def test_rows_go_in_parents_first_in_one_statement_per_table(
     ]
     async with db.read() as session:
         stored = (await session.execute(
-            select(Incident).where(col(Incident.number) >= 10_000).order_by(Incident.number)
+            select(Incident).where(col(Incident.number) >= 10_000).order_by(col(Incident.number))
         )).scalars().all()
         assert [i.alert_count for i in stored] == [7, 0, 0, 0, 0]
         linked = (await session.execute(
@@ -128,7 +128,7 @@ async def test_kept_rows_of_a_write_that_fails_are_never_written(
 
 def test_a_new_row_is_what_the_model_makes() -> None:
     now = utcnow()
-    values = dict(id="alt_x", workspace_id="ws_x", title="t", fingerprint="f",
+    values: dict[str, Any] = dict(id="alt_x", workspace_id="ws_x", title="t", fingerprint="f",
                   first_seen_at=now, last_seen_at=now, received_at=now)
     assert bulk.new_row(Alert, **values).model_dump() == Alert(**values).model_dump()
     with pytest.raises(TypeError, match="title is required"):
