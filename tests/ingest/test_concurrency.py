@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 import asyncpg
 import pytest
 
+from gateway.domain.events.brokers import asyncpg_dsn
 from gateway.domain.settings import Settings
 from gateway.domain.storage import engine as db_module
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert, Incident
 from tests.ingest.conftest import Hook, alerts_of, get_row, post, row_counts
-from tests.support.backends import asyncpg_dsn
 from tests.support.data import Tenants
 from tests.support.server import Server, running_server
 

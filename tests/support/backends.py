@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 import gateway.domain.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from gateway.domain.events.brokers import asyncpg_dsn
 from gateway.domain.storage import migrate
 from tests.support.services import CI_POSTGRES_URL, POSTGRES_ENV, require_postgres
 
@@ -56,11 +57,6 @@ def run_aside(coro: Coroutine[Any, Any, T]) -> T:
     event loop (set as the thread's current loop by pytest-asyncio) is left alone."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
-
-
-def asyncpg_dsn(url: str) -> str:
-    """`postgresql+asyncpg://...` (SQLAlchemy) -> `postgresql://...` (asyncpg itself)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @dataclass
