@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, event, select
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, delete, event, select
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import SQLModel, col
 
 from gateway.domain.ingest import lookups
@@ -116,6 +118,24 @@ async def test_watched_changes_are_written_once_and_only_what_changed(
     assert stored is not None
     assert (stored.occurrences, stored.status, stored.labels["extra"]) == (5, "resolved", "yes")
     assert stored.labels["note"] == "ünïcode"
+
+
+async def test_a_watched_row_that_is_gone_fails_the_flush(db: Database, tenants: Tenants) -> None:
+    """As the ORM's StaleDataError: an UPDATE that matches fewer rows than it was given is an
+    error (the group fails and its units run again one by one), never a change reported and not
+    stored. Nothing deletes alerts today; this holds the write path to it if something does."""
+    workspace = tenants.acme.id
+    await seed(db, workspace)
+    with pytest.raises(StaleDataError, match="UPDATE of alerts matched 0 of 1 rows"):
+        async with db.write() as session:
+            alerts = await direct.load(
+                session, Alert, lookups.firing_by_fingerprints(1),
+                {"workspace_id": workspace, **lookups.in_values(["fp-1"])},
+            )
+            direct.watch(session, alerts)
+            await session.execute(delete(Alert).where(col(Alert.id) == alerts[0].id))
+            alerts[0].occurrences += 1
+            await session.flush()
 
 
 async def test_a_rolled_back_write_leaves_watched_rows_as_they_were(

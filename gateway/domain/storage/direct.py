@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Dialect, Select, Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, configure_mappers
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import SQLModel
 
 WATCH_KEY = "seliq_direct_watched"
@@ -245,7 +246,15 @@ def write_changes(session: Session) -> None:
     connection = session.connection()
     for (table, changed), rows in changes.items():
         statement = _update_of(table, changed, connection.dialect)
-        connection.exec_driver_sql(statement.sql, [statement.arguments(r.__dict__) for r in rows])
+        result = connection.exec_driver_sql(
+            statement.sql, [statement.arguments(r.__dict__) for r in rows]
+        )
+        # As the ORM's unit of work: a row gone from under us fails the flush rather than a
+        # change being reported and not stored (-1: the driver does not count an executemany).
+        if result.rowcount not in (-1, len(rows)):
+            raise StaleDataError(
+                f"UPDATE of {table.name} matched {result.rowcount} of {len(rows)} rows"
+            )
 
 
 def insert_of(table: Table, dialect: Dialect) -> _Compiled:
