@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from sqlmodel import col
 
 from gateway.domain import ids
-from gateway.domain.storage import bulk
+from gateway.domain.storage import bulk, direct
 from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert, Incident, TimelineEvent
 from gateway.domain.timeutil import utcnow
@@ -22,12 +22,12 @@ from tests.support.data import Tenants
 def rows(workspace_id: str, count: int) -> tuple[list[Incident], list[Alert]]:
     now = utcnow()
     incidents = [
-        bulk.new_row(Incident, id=ids.new_id(ids.INCIDENT), workspace_id=workspace_id,
+        direct.new_row(Incident, id=ids.new_id(ids.INCIDENT), workspace_id=workspace_id,
                      number=10_000 + n, title=f"bulk {n}", created_at=now, updated_at=now)
         for n in range(count)
     ]
     alerts = [
-        bulk.new_row(Alert, id=ids.new_id(ids.ALERT), workspace_id=workspace_id,
+        direct.new_row(Alert, id=ids.new_id(ids.ALERT), workspace_id=workspace_id,
                      incident_id=incident.id, title=incident.title,
                      fingerprint=f"bulk-{incident.number}", first_seen_at=now, last_seen_at=now,
                      received_at=now)
@@ -130,6 +130,6 @@ def test_a_new_row_is_what_the_model_makes() -> None:
     now = utcnow()
     values: dict[str, Any] = dict(id="alt_x", workspace_id="ws_x", title="t", fingerprint="f",
                   first_seen_at=now, last_seen_at=now, received_at=now)
-    assert bulk.new_row(Alert, **values).model_dump() == Alert(**values).model_dump()
+    assert direct.new_row(Alert, **values).model_dump() == Alert(**values).model_dump()
     with pytest.raises(TypeError, match="title is required"):
-        bulk.new_row(Alert, id="alt_y", workspace_id="ws_x")
+        direct.new_row(Alert, id="alt_y", workspace_id="ws_x")

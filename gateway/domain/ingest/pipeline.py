@@ -219,9 +219,9 @@ async def _fire(
             number = cache.next_number()
         else:
             number = await next_number(session, workspace.id)
-        # What `new_incident` makes, made as loaded rows are (`bulk.new_row`), and inserted in
+        # What `new_incident` makes, made as loaded rows are (`direct.new_row`), and inserted in
         # bulk, before the rows that refer to it, at the next flush.
-        incident = bulk.new_row(
+        incident = direct.new_row(
             Incident, id=ids.new_id(ids.INCIDENT), workspace_id=workspace.id, number=number,
             title=item.title[:500], severity=item.severity, group_key=key, created_at=now,
             updated_at=now,
@@ -238,7 +238,7 @@ async def _fire(
         _raise_severity(session, incident, item.severity, clock)
 
     first_seen = min(item.occurred_at, now) if item.occurred_at else now
-    alert = bulk.new_row(
+    alert = direct.new_row(
         Alert,
         id=alert_id,
         workspace_id=workspace.id,

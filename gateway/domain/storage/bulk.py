@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlmodel import SQLModel
 
 from gateway.domain.storage import direct
-from gateway.domain.storage.direct import new_row
 
 SESSION_KEY = "seliq_bulk_rows"
 FINAL_KEY = "seliq_bulk_final"  # ids of the kept rows that `insert_later` made
@@ -54,10 +53,10 @@ def add(session: Any, row: SQLModel) -> None:
 def insert_later(session: Any, model: type[M], **values: Any) -> M:
     """A new `model` row that nothing changes before the commit (a timeline event, a webhook
     delivery), inserted at the session's next flush: with the other new rows of its table in a
-    write session (`new_row`, `add`), else by an ordinary `session.add`."""
+    write session (`direct.new_row`, `add`), else by an ordinary `session.add`."""
     sync = getattr(session, "sync_session", session)
     if isinstance(sync, WriteSession):
-        row = new_row(model, **values)
+        row = direct.new_row(model, **values)
         add(session, row)
         sync.info.setdefault(FINAL_KEY, set()).add(id(row))
         return row
