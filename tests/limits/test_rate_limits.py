@@ -3,6 +3,7 @@ charged per operation, one tenant's flood never refuses another."""
 
 from __future__ import annotations
 
+import math
 import time
 
 from gateway.domain.settings import Settings
@@ -52,17 +53,27 @@ async def test_costly_query_takes_more_units(server: Server, tenants: Tenants) -
         "{ incidents(first: 100) { nodes { alerts(first: 1) { nodes { id } } "
         "timeline(first: 1) { nodes { id } } notes(first: 1) { nodes { id } } } } }"
     )
+    started = time.monotonic()
     first = await server.graphql(SMALL, key=tenants.acme.key)
     assert first["extensions"]["cost"]["requestedQueryCost"] == 1
     before = int(first["_headers"]["X-RateLimit-Remaining"])
     body = await server.graphql(costly, key=tenants.acme.key)
     assert body["extensions"]["cost"] == {"requestedQueryCost": 3, "estimatedNodes": 400}
-    assert int(body["_headers"]["X-RateLimit-Remaining"]) == before - 3
+    assert before - 3 <= int(body["_headers"]["X-RateLimit-Remaining"]) <= before - 3 + refilled(
+        started, per_minute=300)
     body = await server.graphql("{ rateLimit { limit remaining cost resetAt } }",
                                 key=tenants.acme.key)
     rate = body["data"]["rateLimit"]
-    assert rate == {**rate, "limit": 300, "cost": 1, "remaining": before - 4}
+    assert rate == {**rate, "limit": 300, "cost": 1}
+    assert before - 4 <= rate["remaining"] <= before - 4 + refilled(started, per_minute=300)
     assert rate["resetAt"].endswith("Z")
+
+
+def refilled(started: float, per_minute: int) -> int:
+    """Units the leaky bucket can have drained since `started`: a growth bucket gains one back
+    every 0.2 s, so on a loaded machine (PostgreSQL in CI) the 100-incident query alone can give
+    one back before the next request reads the count."""
+    return math.floor((time.monotonic() - started) * per_minute / 60)
 
 
 async def test_mssp_acting_on_child_spends_its_own_budget(
