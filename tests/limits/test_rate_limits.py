@@ -119,6 +119,7 @@ async def test_headers_count_down_across_rest_and_graphql(
 ) -> None:
     headers = {"Authorization": f"Bearer {tenants.globex.key}"}
     seen = []
+    started = time.monotonic()
     for index in range(6):
         if index % 2:
             async with server.http.get(f"{server.url}/v1/incidents", headers=headers) as resp:
@@ -132,10 +133,15 @@ async def test_headers_count_down_across_rest_and_graphql(
                          int(body["_headers"]["X-RateLimit-Remaining"]),
                          int(body["_headers"]["X-RateLimit-Reset"])))
     assert [limit for limit, _, _ in seen] == ["60"] * 6
-    assert [remaining for _, remaining, _ in seen] == [59, 58, 57, 56, 55, 54]
+    # One unit each, whichever door; a starter bucket gives one back per second gone by.
+    remaining = [remaining for _, remaining, _ in seen]
+    slack = refilled(started, per_minute=60)
+    assert all(n <= got <= n + slack for n, got in zip([59, 58, 57, 56, 55, 54], remaining,
+                                                        strict=True)), remaining
     now = time.time()
     assert all(now < reset <= now + 60 for _, _, reset in seen)
     # An error answer (404) is still authenticated, so it carries the headers too.
     async with server.http.get(f"{server.url}/v1/incidents/inc_nothere", headers=headers) as resp:
         assert resp.status == 404
-        assert resp.headers["X-RateLimit-Remaining"] == "53"
+        assert 53 <= int(resp.headers["X-RateLimit-Remaining"]) <= 53 + refilled(
+            started, per_minute=60)
