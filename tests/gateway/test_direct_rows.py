@@ -212,3 +212,24 @@ def test_parameters_map_to_their_columns_whatever_the_columns_are_called() -> No
     updated = direct._update_of(table, ("set_by", "pk_hint"), sqlite.dialect())
     assert updated.sql == "UPDATE odd SET set_by=?, pk_hint=? WHERE odd.id = ?"
     assert updated.arguments(row) == ("ana", "h", 7)
+
+
+async def test_a_copied_row_keeps_its_values_when_the_row_changes(
+    db: Database, tenants: Tenants
+) -> None:
+    """What an answer of a group reads (`IngestResult.frozen`): the row as it was then, with
+    every column, detached; a row missing a loaded column is refused rather than copied with
+    None in its place."""
+    await ingest_alone(db, tenants.acme.id, {"title": "copied", "fingerprint": "copied-1"})
+    async with db.write() as session:
+        row = (await session.execute(
+            select(Alert).where(col(Alert.fingerprint) == "copied-1")
+        )).scalar_one()
+        copy = direct.copy_row(row)
+        row.occurrences += 1
+        row.labels = {"changed": "yes"}
+        assert copy.model_dump() == {**row.model_dump(), "occurrences": 1, "labels": {}}
+        assert copy not in session and copy is not row
+        session.expire(row, ["occurrences"])
+        with pytest.raises(ValueError, match="occurrences"):
+            direct.copy_row(row)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,8 @@ from tests.ingest.conftest import Hook, alerts_of, post
 from tests.support.data import Tenants
 from tests.support.metrics import scrape, value
 from tests.support.server import Server
+
+T = TypeVar("T")
 
 
 def stream() -> list[dict[str, Any]]:
@@ -77,17 +80,39 @@ async def state(db: Database, workspace_id: str) -> dict[str, Any]:
     }
 
 
-async def ingest_alone(db: Database, workspace_id: str, body: dict[str, Any]) -> None:
+async def ingest_alone(
+    db: Database, workspace_id: str, body: dict[str, Any]
+) -> pipeline.IngestResult:
     async with db.write() as session:
-        await work(workspace_id, body)(session)
+        return await work(workspace_id, body)(session)
 
 
-async def ingest_as_one_group(db: Database, works: list[pipeline.IngestWork]) -> list[Any]:
+def answer(result: pipeline.IngestResult) -> list[tuple[Any, ...]]:
+    """What a caller is told about each alert, read after its commit as the doors read it,
+    without ids and times."""
+    return [
+        (item.outcome, item.alert.fingerprint, item.alert.status, item.alert.severity,
+         item.alert.occurrences,
+         (item.incident.number, item.incident.status, item.incident.severity,
+          item.incident.alert_count) if item.incident is not None else None)
+        for item in result.results
+    ]
+
+
+async def ingest_as_one_group(
+    db: Database, works: list[pipeline.IngestWork]
+) -> list[pipeline.IngestResult]:
     """Queue every unit while a first group holding their workspaces' lanes is open, so that
     they all share the next one (on PostgreSQL too, where free lanes would run beside it)."""
-    gate = asyncio.Event()
-    lanes = sorted({unit.workspace_id for unit in works})
+    lanes = Counter(unit.workspace_id for unit in works)
+    return await in_one_group(db, lanes, [pipeline.commit(db, unit) for unit in works])
 
+
+async def in_one_group(
+    db: Database, lanes: Counter[str], requests: Sequence[Awaitable[T]]
+) -> list[T]:
+    """Run `requests` (which queue `lanes[lane]` units of each lane) as one group."""
+    gate = asyncio.Event()
     running = asyncio.Event()
 
     async def held(session: AsyncSession) -> None:
@@ -98,8 +123,10 @@ async def ingest_as_one_group(db: Database, works: list[pipeline.IngestWork]) ->
     await running.wait()
     assert all(db.grouped.in_flight(lane) for lane in lanes)  # taken together, held together
     groups_before = db.grouped.groups
-    queued = [asyncio.create_task(pipeline.commit(db, unit)) for unit in works]
-    await asyncio.sleep(0.02)
+    queued = [asyncio.ensure_future(request) for request in requests]
+    async with asyncio.timeout(10):
+        while any(db.grouped.queued(lane) < n for lane, n in lanes.items()):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
     gate.set()
     await asyncio.gather(*first)
     results = await asyncio.gather(*queued)
@@ -117,6 +144,52 @@ async def test_a_group_writes_what_the_requests_write_one_by_one(
     assert await state(db, grouped) == await state(db, alone)
     outcomes = Counter(item.outcome for result in results for item in result.results)
     assert outcomes == {"created": 7, "deduplicated": 6, "grouped": 1, "resolved": 3}
+
+
+async def test_each_request_of_a_group_is_answered_as_it_would_be_alone(
+    db: Database, tenants: Tenants
+) -> None:
+    """The answers as well as the rows: a repeat is told the occurrences it made and its
+    incident's count and severity then, not what later requests of its group made of them."""
+    alone, grouped = tenants.acme.id, tenants.globex.id
+    answers = [answer(await ingest_alone(db, alone, body)) for body in stream()]
+    results = await ingest_as_one_group(db, [work(grouped, body) for body in stream()])
+    assert [answer(result) for result in results] == answers
+
+
+REPEAT = """
+mutation Repeat($input: IngestAlertInput!) {
+  ingestAlert(input: $input) {
+    outcome alert { occurrences } incident { alertCount severity }
+  }
+}
+"""
+
+
+async def test_graphql_callers_of_one_group_are_told_their_own_occurrences(
+    server: Server, db: Database, tenants: Tenants
+) -> None:
+    """Through the server: three posts of one alert (the last escalating it) committed in one
+    group are told 1, 2 and 3 occurrences, and the severity as each left it."""
+    severities = ["MEDIUM", "MEDIUM", "CRITICAL"]
+    posts = [
+        server.graphql(REPEAT, {"input": {"title": "repeat", "fingerprint": "repeat-1",
+                                          "severity": severity}}, key=tenants.acme.key)
+        for severity in severities
+    ]
+    answers = await in_one_group(db, Counter({tenants.acme.id: 3}), posts)
+    # The group takes them in the order they arrived, which need not be the order sent.
+    told = sorted(
+        (a["data"]["ingestAlert"]["alert"]["occurrences"], sent,
+         a["data"]["ingestAlert"]["outcome"], a["data"]["ingestAlert"]["incident"]["severity"])
+        for a, sent in zip(answers, severities, strict=True)
+    )
+    assert [occurrences for occurrences, *_ in told] == [1, 2, 3]
+    assert [outcome for _, _, outcome, _ in told] == ["CREATED", "DEDUPLICATED", "DEDUPLICATED"]
+    escalated = [any(sent == "CRITICAL" for _, sent, *_ in told[: n + 1]) for n in range(3)]
+    assert [severity for *_, severity in told] == [
+        "CRITICAL" if up else "MEDIUM" for up in escalated
+    ]
 
 
 async def test_a_group_of_two_workspaces_writes_for_each_what_it_writes_alone(

@@ -76,7 +76,7 @@ class IngestWork:
             deliveries.record(
                 session, self.workspace_id, self.delivery, status_code=202, result=result
             )
-        return result
+        return result.frozen()  # the next unit of the group may change the same rows
 
 
 async def prepare_group(session: AsyncSession, works: Sequence[Any]) -> None:

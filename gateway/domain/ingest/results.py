@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.domain.storage import direct
 from gateway.domain.storage.models import Alert, Incident
 
 
@@ -40,6 +41,28 @@ class IngestResult:
             if item.incident is not None:
                 seen.setdefault(item.incident.id, None)
         return list(seen)
+
+    def frozen(self) -> IngestResult:
+        """This answer with its rows copied as they are now. A request of a group is answered
+        after the whole group committed, and a later request of the group may change the same
+        alert or incident (a repeat, another alert joining): the copy keeps what this request
+        made of them, which is what it would be told alone."""
+        copies: dict[int, Any] = {}
+
+        def copy(row: Any) -> Any:
+            if id(row) not in copies:
+                copies[id(row)] = direct.copy_row(row)
+            return copies[id(row)]
+
+        return IngestResult(
+            format=self.format,
+            results=[
+                AlertResult(copy(item.alert), copy(item.incident) if item.incident else None,
+                            item.outcome)
+                for item in self.results
+            ],
+            replayed=self.replayed,
+        )
 
     def snapshot(self) -> dict[str, Any]:
         """The answer as JSON, to replay it for a retry with the same idempotency key."""

@@ -64,6 +64,21 @@ def new_row(model: type[M], **values: Any) -> M:
     return row
 
 
+def copy_row(row: M) -> M:
+    """A detached copy of `row` with its values as they are now, made as `new_row` makes rows.
+    For an answer read after its transaction committed, when later work in that transaction
+    (another request of the same group) changes `row` itself."""
+    values = row.__dict__.copy()
+    del values["_sa_instance_state"]
+    missing = _shape(type(row)).order - values.keys()
+    if missing:  # an expired attribute: the copy would read None where the row has a value
+        raise ValueError(f"{type(row).__name__}: cannot copy without {sorted(missing)}")
+    copy: M = type(row)._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    copy.__dict__.update(values)
+    object.__setattr__(copy, "__pydantic_fields_set__", set(row.__pydantic_fields_set__))
+    return copy
+
+
 @dataclass(frozen=True)
 class _Shape:
     """A model's fields as `new_row` fills them."""

@@ -27,6 +27,8 @@ Guarantees callers rely on:
 - nobody is answered before the transaction holding their work committed;
 - one unit's failure never affects another: if any unit raises, the group is rolled back and
   each unit runs again alone, so each caller gets exactly the answer it would have got alone;
+- a unit's result is read after the whole group ran, so a unit whose later neighbours may change
+  the objects it returns returns copies (ingestion: `IngestResult.frozen`);
 - lock contention (`Unavailable`) fails the whole group: nothing was written, every caller
   answers 503 and retries;
 - the request deadline (`gateway.domain.storage.deadline`): a unit still queued when its
@@ -151,6 +153,11 @@ class GroupCommit:
                 f"passed; nothing was written, retry in {WITHDRAWN_RETRY_SECONDS} s"
             ) from None
         return result
+
+    def queued(self, lane: Hashable) -> int:
+        """Units of `lane` waiting for a group."""
+        found = self._lanes.get(lane)
+        return len(found.units) if found is not None else 0
 
     def in_flight(self, lane: Hashable) -> bool:
         """A group holding a unit of `lane` is running (its next units wait for it)."""
