@@ -70,9 +70,10 @@ def copy_row(row: M) -> M:
     (another request of the same group) changes `row` itself."""
     values = row.__dict__.copy()
     del values["_sa_instance_state"]
-    missing = _shape(type(row)).order - values.keys()
-    if missing:  # an expired attribute: the copy would read None where the row has a value
-        raise ValueError(f"{type(row).__name__}: cannot copy without {sorted(missing)}")
+    order = _shape(type(row)).order
+    if len(values) < len(order):  # an expired attribute: the copy would read None for it
+        missing = sorted(set(order) - values.keys())
+        raise ValueError(f"{type(row).__name__}: cannot copy without {missing}")
     copy: M = type(row)._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     copy.__dict__.update(values)
     object.__setattr__(copy, "__pydantic_fields_set__", set(row.__pydantic_fields_set__))
