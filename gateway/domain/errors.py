@@ -40,6 +40,8 @@ class Conflict(DomainError):
 
 class Unavailable(DomainError):
     """The database stayed locked past its busy/lock timeout (or chose this transaction as a
-    deadlock victim): nothing was written; retry shortly. HTTP doors answer 503 + Retry-After."""
+    deadlock victim): nothing was written; retry shortly. HTTP doors answer 503 + Retry-After.
+    (Its subclass `storage.engine.CommitOutcomeUnknown` is the one 503 after which the write may
+    be stored: the connection failed once the COMMIT was sent.)"""
 
     code = "UNAVAILABLE"

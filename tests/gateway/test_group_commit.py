@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.domain.errors import Unavailable
 from gateway.domain.storage import deadline
-from gateway.domain.storage.engine import Database
+from gateway.domain.storage.engine import CommitOutcomeUnknown, Database
 from tests.support import backends
 
 Work = Callable[[AsyncSession], Awaitable[str]]
@@ -385,3 +385,48 @@ async def test_different_lanes_commit_side_by_side_on_postgres(
     gate.set()
     await asyncio.gather(first, other, same)
     assert await names(things_db) == ["first", "other", "same"]
+
+
+def lose_the_connection_after_commit(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next COMMIT is carried out, then its connection fails before the answer arrives (as
+    when a network drops between PostgreSQL committing and asyncpg hearing of it)."""
+    dialect = db.engine.sync_engine.dialect
+    real = dialect.do_commit
+    failures = [1]
+
+    def do_commit(dbapi_connection: Any) -> None:
+        real(dbapi_connection)
+        if failures[0]:
+            failures[0] -= 1
+            raise dialect.loaded_dbapi.OperationalError("connection lost after COMMIT")
+
+    monkeypatch.setattr(dialect, "do_commit", do_commit)
+
+
+async def test_a_group_whose_commit_outcome_is_unknown_is_not_run_again(
+    things_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Running each unit again alone (what a failed group does) would write them a second time
+    if the COMMIT went through: every caller is told the outcome is unknown instead."""
+    lose_the_connection_after_commit(things_db, monkeypatch)
+    queued = [asyncio.create_task(things_db.write_grouped(insert(f"u{i}"))) for i in range(3)]
+    answers = await asyncio.gather(*queued, return_exceptions=True)
+    assert things_db.grouped.groups == 0  # not counted as committed
+    for answer in answers:
+        assert isinstance(answer, CommitOutcomeUnknown), answer
+        assert isinstance(answer, Unavailable)  # 503 + Retry-After at the doors
+        assert "may have been stored" in str(answer) and "Idempotency-Key" in str(answer)
+    assert await names(things_db) == ["u0", "u1", "u2"]  # once each
+
+
+async def test_a_plain_write_whose_commit_outcome_is_unknown_says_so(
+    things_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lose_the_connection_after_commit(things_db, monkeypatch)
+    with pytest.raises(CommitOutcomeUnknown):
+        async with things_db.write() as session:
+            await insert("plain")(session)
+    assert await names(things_db) == ["plain"]
+    async with things_db.write() as session:  # the pool goes on working
+        await insert("next")(session)
+    assert await names(things_db) == ["next", "plain"]

@@ -116,6 +116,19 @@ def _sqlite_on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class CommitOutcomeUnknown(Unavailable):
+    """The COMMIT was sent and then the driver failed (a connection lost before the answer
+    came): the write may or may not be stored, and nothing here can tell which. Running the
+    work again would store it twice if it was; the doors answer 503 and say so."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the connection to the database failed while committing, so the write may have "
+            "been stored: retry with the same Idempotency-Key to have it stored once (a retry "
+            "without one may store it twice)"
+        )
+
+
 async def _before_commit(session: AsyncSession) -> None:
     """The work's statements go out while the request's deadline may still cancel them (and
     roll them back); the COMMIT itself is shielded from it (`deadline`): a commit cannot be
@@ -203,23 +216,28 @@ class Database:
         The live events it recorded (`gateway.domain.events.hub.record`) are published after the
         commit; a block that fails rolls back and publishes nothing. The request's deadline may
         cancel the block (it rolls back) but not its COMMIT (`_before_commit`)."""
+        committing = False  # past the last flush: what fails now is the COMMIT itself
         try:
             if self._write_lock is None:
                 async with cancellation_kept(), self._write_sessions() as session, \
                         session.begin():
                     yield session
                     await _before_commit(session)
+                    committing = True
             else:
                 async with cancellation_kept(), self._write_lock, self._write_sessions() as \
                         session, session.begin():
                     yield session
                     await _before_commit(session)
+                    committing = True
         except DBAPIError as exc:
-            # Rolled back already: nothing is half-written, and the caller may simply retry.
+            # Lock trouble rolled back: nothing is half-written, and the caller may retry.
             if is_lock_contention(exc):
                 raise Unavailable(
                     f"the database is busy; nothing was written, retry in {RETRY_AFTER_SECONDS} s"
                 ) from exc
+            if committing:
+                raise CommitOutcomeUnknown() from exc
             raise
         events = session.info.pop(EVENTS_SESSION_KEY, None)
         if events and self.publish is not None:

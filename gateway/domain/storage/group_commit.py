@@ -30,7 +30,9 @@ Guarantees callers rely on:
 - a unit's result is read after the whole group ran, so a unit whose later neighbours may change
   the objects it returns returns copies (ingestion: `IngestResult.frozen`);
 - lock contention (`Unavailable`) fails the whole group: nothing was written, every caller
-  answers 503 and retries;
+  answers 503 and retries; so does a COMMIT whose outcome is unknown (`CommitOutcomeUnknown`:
+  the connection failed after it was sent), which is never run again unit by unit, since that
+  would store the units twice if the COMMIT went through;
 - the request deadline (`gateway.domain.storage.deadline`): a unit still queued when its
   caller's deadline passes is withdrawn and the caller gets `Unavailable` (503, nothing
   written); once a group takes a unit its caller is shielded from the deadline and gets the
@@ -38,7 +40,7 @@ Guarantees callers rely on:
 - a caller cancelled otherwise before its unit was taken (a client gone) is skipped; once taken
   its unit finishes and commits with the group;
 - `close()` (app shutdown, after the grace period) cancels the groups in flight, which roll
-  back, and fails everything still queued.
+  back unless their COMMIT was already sent, and fails everything still queued.
 
 Units of a group run one after the other in one session, so a unit sees what the units before it
 wrote (deduplication within a group works as between separate transactions). A unit must not
@@ -164,7 +166,8 @@ class GroupCommit:
         return lane in self._busy
 
     async def close(self) -> None:
-        """Cancel the groups in flight (they roll back) and fail everything queued. No group
+        """Cancel the groups in flight (they roll back, unless their COMMIT was already sent:
+        that one completes on the server) and fail everything queued. No group
         starts while it waits for the cancelled ones (a gather's timer may fire meanwhile);
         afterwards the queue works again (a new app on the same engine, as in the tests)."""
         self._closing = True
