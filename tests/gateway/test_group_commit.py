@@ -24,6 +24,7 @@ from gateway.domain.errors import Unavailable
 from gateway.domain.storage import deadline
 from gateway.domain.storage.engine import CommitOutcomeUnknown, Database
 from tests.support import backends
+from tests.support.faults import lose_the_connection_after_commit
 
 Work = Callable[[AsyncSession], Awaitable[str]]
 FOREVER = 3600.0  # a deadline the tests move by hand
@@ -385,22 +386,6 @@ async def test_different_lanes_commit_side_by_side_on_postgres(
     gate.set()
     await asyncio.gather(first, other, same)
     assert await names(things_db) == ["first", "other", "same"]
-
-
-def lose_the_connection_after_commit(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next COMMIT is carried out, then its connection fails before the answer arrives (as
-    when a network drops between PostgreSQL committing and asyncpg hearing of it)."""
-    dialect = db.engine.sync_engine.dialect
-    real = dialect.do_commit
-    failures = [1]
-
-    def do_commit(dbapi_connection: Any) -> None:
-        real(dbapi_connection)
-        if failures[0]:
-            failures[0] -= 1
-            raise dialect.loaded_dbapi.OperationalError("connection lost after COMMIT")
-
-    monkeypatch.setattr(dialect, "do_commit", do_commit)
 
 
 async def test_a_group_whose_commit_outcome_is_unknown_is_not_run_again(

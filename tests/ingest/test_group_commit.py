@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -20,6 +21,7 @@ from gateway.domain.storage.engine import Database
 from gateway.domain.storage.models import Alert, Incident, TimelineEvent
 from tests.ingest.conftest import Hook, alerts_of, post
 from tests.support.data import Tenants
+from tests.support.faults import lose_the_connection_after_commit
 from tests.support.metrics import scrape, value
 from tests.support.server import Server
 
@@ -302,3 +304,19 @@ async def test_a_resolution_stops_the_groups_watch_on_its_workspace(
             select(Alert).where(col(Alert.fingerprint) == "fp-r")
         )).scalars().one()
     assert found.occurrences == 2  # written by the forget's flush
+
+
+async def test_a_webhook_alert_whose_commit_outcome_is_unknown_is_answered_503(
+    server: Server, db: Database, hooks: dict[str, Hook], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection fails after the COMMIT went through: the sender is told 503 with
+    Retry-After and that the alert may be stored (it is, once), never a 2xx or a second copy."""
+    hook = hooks["acme"]
+    lose_the_connection_after_commit(db, monkeypatch)
+    reply = await post(server, hook.path(), {"title": "unknown", "fingerprint": "unknown-1"})
+    assert reply.status == 503, reply.body
+    assert reply.headers["Retry-After"]
+    assert reply.body["error"]["code"] == "unavailable"
+    assert "may have been stored" in reply.body["error"]["message"]
+    stored = [a for a in await alerts_of(db, hook.workspace_id) if a.fingerprint == "unknown-1"]
+    assert [a.occurrences for a in stored] == [1]
