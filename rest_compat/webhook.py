@@ -35,7 +35,7 @@ from gateway.domain.ingest.errors import STATUS_FOR_CODE
 from gateway.domain.ingest.webhook_auth import SIGNATURE_HEADER, SignatureError, WebhookTarget
 from gateway.domain.metrics import record_webhook_refused
 from gateway.domain.storage.engine import Database
-from gateway.domain.tenancy.auth import bearer_token, revocation_epoch, well_formed_token
+from gateway.domain.tenancy.auth import bearer_token, well_formed_token
 from gateway.domain.timeutil import utcnow
 from gateway.web.jsonio import error_code, json_response, request_id_of
 from gateway.web.operations import Executor, OperationRefused
@@ -144,14 +144,11 @@ class WebhookHandler:
             return None
         # Keyed by (token, slug), so both forms share an entry; rotation, revocation and
         # turning signing on bump the epoch, which empties it.
-        if (cached := self.targets.get(token, slug)) is not None:
-            return cached
-        epoch = revocation_epoch()
-        async with self.db.read() as session:
-            target = await webhook_auth.find_webhook(session, slug, token)
-        if target is not None:
-            self.targets.put(token, slug, target, epoch)
-        return target
+        async def lookup() -> WebhookTarget | None:
+            async with self.db.read() as session:
+                return await webhook_auth.find_webhook(session, slug, token)
+
+        return await self.targets.get_or_load(token, slug, lookup)
 
     async def _ingest(
         self, request: web.Request, target: WebhookTarget, meta: DeliveryMeta, text: str
