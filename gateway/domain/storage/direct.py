@@ -58,9 +58,14 @@ def new_row(model: type[M], **values: Any) -> M:
     if len(fields) != len(shape.order):  # names that are not fields were given
         for name in values.keys() - shape.order:
             del fields[name]
+    return _instance(model, fields, set(values))
+
+
+def _instance(model: type[M], fields: dict[str, Any], fields_set: set[str]) -> M:
+    """A `model` object holding `fields`, made as SQLAlchemy makes loaded rows."""
     row: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     row.__dict__.update(fields)
-    object.__setattr__(row, "__pydantic_fields_set__", set(values))
+    object.__setattr__(row, "__pydantic_fields_set__", fields_set)
     return row
 
 
@@ -74,10 +79,7 @@ def copy_row(row: M) -> M:
     if len(values) < len(order):  # an expired attribute: the copy would read None for it
         missing = sorted(set(order) - values.keys())
         raise ValueError(f"{type(row).__name__}: cannot copy without {missing}")
-    copy: M = type(row)._sa_class_manager.new_instance()  # type: ignore[attr-defined]
-    copy.__dict__.update(values)
-    object.__setattr__(copy, "__pydantic_fields_set__", set(row.__pydantic_fields_set__))
-    return copy
+    return _instance(type(row), values, set(row.__pydantic_fields_set__))
 
 
 @dataclass(frozen=True)

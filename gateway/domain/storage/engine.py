@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -180,7 +180,11 @@ class Database:
             write_engine, class_=AsyncSession, sync_session_class=bulk.WriteSession,
             expire_on_commit=False,
         )
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # SQLite has one writer: this process's writes take turns here rather than in its busy
+        # handler. PostgreSQL's writers meet at row locks instead (a no-op here).
+        self._write_lock: AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if self.is_sqlite else nullcontext()
+        )
         # Set by the app to its event broker's `publish`: called with the events of each
         # committed write session (never for one that rolled back).
         self.publish: Callable[[Sequence[Any]], None] | None = None
@@ -218,18 +222,11 @@ class Database:
         cancel the block (it rolls back) but not its COMMIT (`_before_commit`)."""
         committing = False  # past the last flush: what fails now is the COMMIT itself
         try:
-            if self._write_lock is None:
-                async with cancellation_kept(), self._write_sessions() as session, \
-                        session.begin():
-                    yield session
-                    await _before_commit(session)
-                    committing = True
-            else:
-                async with cancellation_kept(), self._write_lock, self._write_sessions() as \
-                        session, session.begin():
-                    yield session
-                    await _before_commit(session)
-                    committing = True
+            async with cancellation_kept(), self._write_lock, self._write_sessions() as session, \
+                    session.begin():
+                yield session
+                await _before_commit(session)
+                committing = True
         except DBAPIError as exc:
             # Lock trouble rolled back: nothing is half-written, and the caller may retry.
             if is_lock_contention(exc):
